@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Stage 04: kernel modules, sysctls (the document's plus RKE2's CIS ones), conflicting services
+# off, SSH hardening, optional FIPS.
+#
+# Environment:
+#   TARGET_ROOT        prefix for every file written (tests); empty on a build VM
+#   FIPS_ENABLED       true: enable fips-updates through Ubuntu Pro (default false)
+#   UBUNTU_PRO_TOKEN   optional: attach an unattached image for the build (detached by 05)
+set -euo pipefail
+
+ROOT="${TARGET_ROOT:-}"
+FIPS_ENABLED="${FIPS_ENABLED:-false}"
+UBUNTU_PRO_TOKEN="${UBUNTU_PRO_TOKEN:-}"
+STATE_DIR="${ROOT}/etc/packer-build"
+MODULES_FILE="${ROOT}/etc/modules-load.d/rke2.conf"
+SYSCTL_FILE="${ROOT}/etc/sysctl.d/90-rke2-node.conf"
+SSHD_DROPIN="${ROOT}/etc/ssh/sshd_config.d/10-rke2-node.conf"
+
+MODULES=(br_netfilter overlay nf_conntrack ip_vs ip_vs_rr ip_vs_wrr ip_vs_sh)
+SYSCTLS=(
+  "net.bridge.bridge-nf-call-iptables=1"
+  "net.bridge.bridge-nf-call-ip6tables=1"
+  "net.ipv4.ip_forward=1"
+  "net.ipv6.conf.all.forwarding=1"
+  "net.netfilter.nf_conntrack_max=1048576"
+  "vm.overcommit_memory=1"
+  "vm.panic_on_oom=0"
+  "kernel.panic=10"
+  "kernel.panic_on_oops=1"
+  "fs.inotify.max_user_instances=8192"
+  "fs.inotify.max_user_watches=524288"
+)
+DISABLED_SERVICES=(ufw firewalld apparmor)
+
+TOTAL=5
+progress() { printf 'kiln:progress %s/%s %s\n' "$1" "$TOTAL" "$2"; }
+warn() { printf 'kiln:warn %s\n' "$*"; }
+die() { printf '04-harden: %s\n' "$*" >&2; exit 1; }
+
+load_modules() {
+  local m
+  mkdir -p "${MODULES_FILE%/*}"
+  {
+    printf '# Written by the rke2-node image build (stage 04): loaded on every boot.\n'
+    printf '%s\n' "${MODULES[@]}"
+  } >"$MODULES_FILE"
+  for m in "${MODULES[@]}"; do
+    modprobe "$m"
+  done
+}
+
+apply_sysctls() {
+  mkdir -p "${SYSCTL_FILE%/*}"
+  {
+    printf '# Written by the rke2-node image build (stage 04): Kubernetes and RKE2 CIS sysctls.\n'
+    printf '%s\n' "${SYSCTLS[@]}"
+  } >"$SYSCTL_FILE"
+  sysctl -p "$SYSCTL_FILE"
+}
+
+disable_services() {
+  local svc
+  for svc in "${DISABLED_SERVICES[@]}"; do
+    if systemctl cat "${svc}.service" >/dev/null 2>&1; then
+      systemctl disable --now "${svc}.service"
+      systemctl mask "${svc}.service"
+    else
+      printf '%s is not installed\n' "$svc"
+    fi
+  done
+}
+
+harden_ssh() {
+  mkdir -p "${SSHD_DROPIN%/*}"
+  cat >"$SSHD_DROPIN" <<'CONF'
+# Written by the rke2-node image build (stage 04). sshd keeps the first value it reads, and this
+# file sorts before the cloud image's 50-cloudimg-settings.conf.
+PermitRootLogin no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+X11Forwarding no
+CONF
+  if ! sshd -t -f "${ROOT}/etc/ssh/sshd_config"; then
+    die "sshd -t rejected the configuration with ${SSHD_DROPIN}"
+  fi
+}
+
+pro_attached() {
+  command -v pro >/dev/null || return 1
+  [[ "$(pro status --format json 2>/dev/null | jq -r '.attached' 2>/dev/null || true)" == "true" ]]
+}
+
+pro_attach_for_build() {
+  local cfg
+  command -v pro >/dev/null || return 1
+  [[ -n "$UBUNTU_PRO_TOKEN" ]] || return 1
+  mkdir -p "$STATE_DIR"
+  cfg="$(umask 077 && mktemp "${STATE_DIR}/pro-attach.XXXXXX")"
+  printf 'token: %s\nenable_services: []\n' "$UBUNTU_PRO_TOKEN" >"$cfg"
+  if pro attach --attach-config "$cfg"; then
+    rm -f "$cfg"
+    printf 'attached by the image build; 05-cleanup.sh detaches before the snapshot\n' >"${STATE_DIR}/pro-attached-by-build"
+    return 0
+  fi
+  rm -f "$cfg"
+  return 1
+}
+
+write_fips_status() {
+  mkdir -p "$STATE_DIR"
+  printf 'requested=%s\nstatus=%s\n' "$1" "$2" >"${STATE_DIR}/fips-status"
+}
+
+fips() {
+  if [[ "$FIPS_ENABLED" != "true" ]]; then
+    write_fips_status false disabled
+    return 0
+  fi
+  if pro_attached || pro_attach_for_build; then
+    pro enable fips-updates --assume-yes
+    write_fips_status true enabled
+    # The FIPS kernel only runs after a reboot; the template reboots when this marker exists.
+    printf 'fips-updates enabled\n' >"${STATE_DIR}/reboot-required"
+  else
+    warn "FIPS requested but the source image is not Ubuntu Pro (or no Pro token): this image will NOT be FIPS-validated"
+    write_fips_status true unavailable
+  fi
+}
+
+load_modules
+progress 1 "kernel modules loaded: ${MODULES[*]}"
+apply_sysctls
+progress 2 "sysctls applied"
+disable_services
+progress 3 "ufw, firewalld, apparmor disabled"
+harden_ssh
+progress 4 "sshd hardened"
+fips
+progress 5 "fips: $(sed -n 's/^status=//p' "${STATE_DIR}/fips-status")"
