@@ -5,6 +5,9 @@ say() { printf '%s\n' "$*"; sleep 0.03; }
 err() { printf '%s\n' "$*" >&2; sleep 0.03; }
 say "==> 01-system-packages: installing base packages for RKE2"
 say "Hit:1 http://apt.vitro.lan/ubuntu jammy InRelease"
+say "Get:2 http://apt.vitro.lan/ubuntu jammy-updates InRelease [119 kB]"
+say "  (indented) Fetched 119 kB in 0s (2,310 kB/s)"
+say ""
 say "Reading package lists..."
 pkgs=(conntrack ebtables ethtool iptables nfs-common open-iscsi)
 total=${#pkgs[@]}
