@@ -1,0 +1,225 @@
+//! One build from start to end: runs packer, routes its lines into events, writes the record on
+//! disk, hands event batches to a sink (the TUI or the headless printer), and obeys cancel
+//! requests. Lines are handled in batches: everything queued is drained before the sink runs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+
+use super::events::{BuildEvent, BuildOutcome};
+use super::record::{BuildRecord, RecordStore, RecordWriter};
+use super::runner::{self, GroupHandle, PackerInvocation, PackerOutput, RunnerError};
+use super::stage::{StagePlan, StageRouter};
+use super::state::BuildState;
+use crate::clock::Clock;
+
+/// Most lines handled before the sink sees a batch (keeps a flood from starving the UI).
+const MAX_BATCH: usize = 2048;
+
+/// What the operator can ask of a running build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// First time: SIGINT to packer's group (clean cancel). Again: SIGTERM.
+    Cancel,
+    /// SIGTERM to the group now.
+    Escalate,
+    /// kiln is going away: interrupt, then SIGTERM and SIGKILL if cleanup outlasts the grace time.
+    Abandon,
+}
+
+/// Everything needed to run one build.
+#[derive(Debug, Clone)]
+pub struct BuildRequest {
+    /// The packer command.
+    pub invocation: PackerInvocation,
+    /// The expected stages.
+    pub plan: StagePlan,
+    /// The record to write (FIPS decision, vars); None when no record is wanted.
+    pub record: Option<(RecordStore, BuildRecord, String)>,
+    /// How long packer may clean up after an interrupt when kiln is quitting.
+    pub cleanup_grace: Duration,
+}
+
+/// Errors that stop a build before packer runs or while recording it.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// Packer could not be started.
+    #[error(transparent)]
+    Runner(#[from] RunnerError),
+    /// The build record could not be created.
+    #[error("could not write the build record: {0}")]
+    Record(#[from] super::record::RecordError),
+}
+
+/// What a sink is told about a starting build.
+#[derive(Debug, Clone)]
+pub struct Started {
+    /// Packer's process group.
+    pub group: GroupHandle,
+    /// The record directory, when recording.
+    pub record_dir: Option<std::path::PathBuf>,
+}
+
+/// Runs a build to its end. `on_start` runs once packer is up; `sink` gets every batch of events.
+pub async fn run(
+    request: BuildRequest,
+    clock: Arc<dyn Clock>,
+    mut control: mpsc::UnboundedReceiver<Control>,
+    on_start: impl FnOnce(Started),
+    mut sink: impl FnMut(&[BuildEvent]),
+) -> Result<BuildOutcome, SessionError> {
+    let started_at = clock.now();
+    let mut writer: Option<RecordWriter> = match request.record {
+        Some((store, record, name)) => Some(store.create(record, &name)?),
+        None => None,
+    };
+    let (group, mut rx) = match runner::spawn(&request.invocation) {
+        Ok(ok) => ok,
+        Err(e) => {
+            if let Some(w) = writer.as_mut() {
+                w.record.result = super::record::RecordResult::Failed;
+                w.record.error = Some(e.to_string());
+                w.record.finished_at = Some(clock.now());
+                w.save()?;
+            }
+            return Err(e.into());
+        }
+    };
+    log::info!(target: "kiln::build", "packer started, process group {}", group.pgid());
+    on_start(Started {
+        group,
+        record_dir: writer.as_ref().map(|w| w.dir().to_path_buf()),
+    });
+
+    let mut router = StageRouter::new(request.plan.clone(), started_at);
+    let mut state = BuildState::new(&request.plan, started_at);
+    let mut events = Vec::with_capacity(MAX_BATCH);
+    let mut raw: Vec<String> = Vec::with_capacity(MAX_BATCH);
+    let mut cancel_requested = false;
+    let mut control_open = true;
+    let mut deadline: Option<(tokio::time::Instant, u8)> = None;
+
+    let outcome = loop {
+        let sleep_until = deadline.map(|(d, _)| d);
+        tokio::select! {
+            biased;
+            ctl = control.recv(), if control_open => match ctl {
+                Some(Control::Cancel) if !cancel_requested => {
+                    cancel_requested = true;
+                    signal_logged(group.interrupt());
+                }
+                Some(Control::Cancel | Control::Escalate) => signal_logged(group.terminate()),
+                Some(Control::Abandon) => {
+                    cancel_requested = true;
+                    signal_logged(group.interrupt());
+                    deadline = Some((tokio::time::Instant::now() + request.cleanup_grace, 0));
+                }
+                None => control_open = false,
+            },
+            () = sleep_or_never(sleep_until) => {
+                if let Some((_, step)) = deadline {
+                    if step == 0 {
+                        log::warn!(target: "kiln::build", "packer still cleaning up after {:?}: SIGTERM", request.cleanup_grace);
+                        signal_logged(group.terminate());
+                        deadline = Some((tokio::time::Instant::now() + Duration::from_secs(5), 1));
+                    } else {
+                        log::error!(target: "kiln::build", "packer did not stop: SIGKILL to its group");
+                        signal_logged(group.signal(nix::sys::signal::Signal::SIGKILL));
+                        deadline = None;
+                    }
+                }
+            },
+            first = rx.recv() => {
+                let mut next = first;
+                let mut exit: Option<Option<i32>> = None;
+                let mut handled = 0;
+                while let Some(output) = next.take() {
+                    let now = clock.now();
+                    match output {
+                        PackerOutput::Stdout(line) => {
+                            router.route_stdout(&line, now, &mut events);
+                            raw.push(line);
+                        }
+                        PackerOutput::Stderr(line) => {
+                            router.route_stderr(&line, now, &mut events);
+                            raw.push(line);
+                        }
+                        PackerOutput::Exited(code) => exit = Some(code),
+                    }
+                    handled += 1;
+                    if exit.is_some() || handled >= MAX_BATCH {
+                        break;
+                    }
+                    next = rx.try_recv().ok();
+                }
+                if first_is_closed(handled, exit) {
+                    exit = Some(None);
+                }
+                let finished = exit.map(|code| {
+                    router.finish(code, cancel_requested, clock.now(), &mut events)
+                });
+                flush(&mut writer, &mut raw, &mut state, &events, clock.now());
+                sink(&events);
+                events.clear();
+                if let Some(outcome) = finished {
+                    break outcome;
+                }
+            }
+        }
+    };
+    if let Some(w) = writer.as_mut() {
+        w.record.update_from(&state, clock.now());
+        if let Err(e) = w.save() {
+            log::error!(target: "kiln::build", "{e}");
+        }
+    }
+    log::info!(target: "kiln::build", "build {}", outcome.status.as_str());
+    Ok(outcome)
+}
+
+/// The channel closed without an exit report (the pump died): treat as killed.
+fn first_is_closed(handled: usize, exit: Option<Option<i32>>) -> bool {
+    handled == 0 && exit.is_none()
+}
+
+fn flush(
+    writer: &mut Option<RecordWriter>,
+    raw: &mut Vec<String>,
+    state: &mut BuildState,
+    events: &[BuildEvent],
+    now: DateTime<Utc>,
+) {
+    for e in events {
+        state.apply(e);
+    }
+    if let Some(w) = writer.as_mut() {
+        if let Err(e) = w.append_raw(raw.iter().map(String::as_str)) {
+            log::error!(target: "kiln::build", "{e}");
+        }
+        if events
+            .iter()
+            .any(|e| matches!(e, BuildEvent::StageFinished { .. }))
+        {
+            w.record.update_from(state, now);
+            if let Err(e) = w.save() {
+                log::error!(target: "kiln::build", "{e}");
+            }
+        }
+    }
+    raw.clear();
+}
+
+fn signal_logged(result: Result<(), RunnerError>) {
+    if let Err(e) = result {
+        log::error!(target: "kiln::build", "{e}");
+    }
+}
+
+async fn sleep_or_never(until: Option<tokio::time::Instant>) {
+    match until {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
