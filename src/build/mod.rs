@@ -6,6 +6,8 @@ pub mod fips;
 pub mod machine_readable;
 pub mod preflight;
 pub mod record;
+pub mod replay;
+pub mod request;
 pub mod runner;
 pub mod script_output;
 pub mod session;

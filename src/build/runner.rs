@@ -82,6 +82,11 @@ pub struct GroupHandle {
 }
 
 impl GroupHandle {
+    /// A handle for a known group id.
+    pub fn from_pgid(pgid: i32) -> Self {
+        GroupHandle { pgid }
+    }
+
     /// The process group id (packer's pid).
     pub fn pgid(&self) -> i32 {
         self.pgid

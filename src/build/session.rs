@@ -40,6 +40,38 @@ pub struct BuildRequest {
     pub record: Option<(RecordStore, BuildRecord, String)>,
     /// How long packer may clean up after an interrupt when kiln is quitting.
     pub cleanup_grace: Duration,
+    /// Replay this transcript instead of running packer (the demo).
+    pub replay: Option<(super::replay::Transcript, super::replay::Speed)>,
+}
+
+/// What produces the lines: a packer process group, or a replay.
+#[derive(Debug, Clone)]
+pub enum Producer {
+    /// Real packer.
+    Packer(GroupHandle),
+    /// A recorded transcript.
+    Replay(Arc<tokio::sync::Notify>),
+}
+
+impl Producer {
+    fn interrupt(&self) {
+        match self {
+            Producer::Packer(g) => signal_logged(g.interrupt()),
+            Producer::Replay(n) => n.notify_one(),
+        }
+    }
+    fn terminate(&self) {
+        match self {
+            Producer::Packer(g) => signal_logged(g.terminate()),
+            Producer::Replay(n) => n.notify_one(),
+        }
+    }
+    fn kill(&self) {
+        match self {
+            Producer::Packer(g) => signal_logged(g.signal(nix::sys::signal::Signal::SIGKILL)),
+            Producer::Replay(n) => n.notify_one(),
+        }
+    }
 }
 
 /// Errors that stop a build before packer runs or while recording it.
@@ -56,8 +88,8 @@ pub enum SessionError {
 /// What a sink is told about a starting build.
 #[derive(Debug, Clone)]
 pub struct Started {
-    /// Packer's process group.
-    pub group: GroupHandle,
+    /// Packer's process group, or the replay.
+    pub producer: Producer,
     /// The record directory, when recording.
     pub record_dir: Option<std::path::PathBuf>,
 }
@@ -75,7 +107,14 @@ pub async fn run(
         Some((store, record, name)) => Some(store.create(record, &name)?),
         None => None,
     };
-    let (group, mut rx) = match runner::spawn(&request.invocation) {
+    let spawned = match request.replay.clone() {
+        Some((transcript, speed)) => {
+            let (rx, cancel) = super::replay::start(transcript, speed);
+            Ok((Producer::Replay(cancel), rx))
+        }
+        None => runner::spawn(&request.invocation).map(|(g, rx)| (Producer::Packer(g), rx)),
+    };
+    let (producer, mut rx) = match spawned {
         Ok(ok) => ok,
         Err(e) => {
             if let Some(w) = writer.as_mut() {
@@ -87,9 +126,11 @@ pub async fn run(
             return Err(e.into());
         }
     };
-    log::info!(target: "kiln::build", "packer started, process group {}", group.pgid());
+    if let Producer::Packer(g) = &producer {
+        log::info!(target: "kiln::build", "packer started, process group {}", g.pgid());
+    }
     on_start(Started {
-        group,
+        producer: producer.clone(),
         record_dir: writer.as_ref().map(|w| w.dir().to_path_buf()),
     });
 
@@ -108,12 +149,12 @@ pub async fn run(
             ctl = control.recv(), if control_open => match ctl {
                 Some(Control::Cancel) if !cancel_requested => {
                     cancel_requested = true;
-                    signal_logged(group.interrupt());
+                    producer.interrupt();
                 }
-                Some(Control::Cancel | Control::Escalate) => signal_logged(group.terminate()),
+                Some(Control::Cancel | Control::Escalate) => producer.terminate(),
                 Some(Control::Abandon) => {
                     cancel_requested = true;
-                    signal_logged(group.interrupt());
+                    producer.interrupt();
                     deadline = Some((tokio::time::Instant::now() + request.cleanup_grace, 0));
                 }
                 None => control_open = false,
@@ -122,11 +163,11 @@ pub async fn run(
                 if let Some((_, step)) = deadline {
                     if step == 0 {
                         log::warn!(target: "kiln::build", "packer still cleaning up after {:?}: SIGTERM", request.cleanup_grace);
-                        signal_logged(group.terminate());
+                        producer.terminate();
                         deadline = Some((tokio::time::Instant::now() + Duration::from_secs(5), 1));
                     } else {
                         log::error!(target: "kiln::build", "packer did not stop: SIGKILL to its group");
-                        signal_logged(group.signal(nix::sys::signal::Signal::SIGKILL));
+                        producer.kill();
                         deadline = None;
                     }
                 }
@@ -169,6 +210,14 @@ pub async fn run(
             }
         }
     };
+    // Packer may exit before its children (a SIGTERM leaves the running script behind): sweep
+    // the group so nothing of the build outlives it.
+    if let Producer::Packer(group) = producer {
+        if group.is_alive() && !runner::wait_group_gone(group, Duration::from_secs(3)).await {
+            log::warn!(target: "kiln::build", "processes left in packer's group after it exited: SIGKILL");
+            signal_logged(group.signal(nix::sys::signal::Signal::SIGKILL));
+        }
+    }
     if let Some(w) = writer.as_mut() {
         w.record.update_from(&state, clock.now());
         if let Err(e) = w.save() {

@@ -255,7 +255,8 @@ impl StageRouter {
             });
             let shown = shown.rsplit('\r').next().unwrap_or(shown);
             first = false;
-            if shown.is_empty() && text.ends_with('\n') {
+            // `\n==> Wait completed`: the empty piece is packer's spacing, not a script line.
+            if shown.is_empty() && text.contains('\n') {
                 continue;
             }
             if stream == Stream::Err {
@@ -310,11 +311,11 @@ impl StageRouter {
             let name = name.trim().to_string();
             self.image_name = Some(name.clone());
             out.push(BuildEvent::ImageName(name));
-        } else if body.starts_with("Stopping server")
-            || body.starts_with("Waiting for image")
-            || body.starts_with("Terminating the source server")
-        {
+        } else if body.starts_with("Stopping server") || body.starts_with("Waiting for image") {
             self.enter(SNAPSHOT, at, out);
+        } else if body.starts_with("Provisioning step had errors") {
+            // Cleanup (server termination) follows; the failure belongs to the stage running now.
+            self.failed_stage = self.failed_stage.or(self.current);
         } else if body.contains("Cleanly cancelled builds after being interrupted") {
             self.cancelled = true;
         } else if text.starts_with("Build '") && text.contains("' errored") {
@@ -336,7 +337,7 @@ impl StageRouter {
         let Some(id) = self.plan.id(name) else {
             return self.current.unwrap_or(0);
         };
-        if self.current == Some(id) || self.finished {
+        if self.current == Some(id) || self.finished || self.failed_stage.is_some() {
             return self.current.unwrap_or(id);
         }
         if let Some(prev) = self.current {
