@@ -186,13 +186,13 @@ pull_one() {
 FAILED=()
 PULLED=()
 report() {
-  local i="$1" done_count="$2"
+  local i="$1" step="$(($2 + 1))"
   if [[ "$(cat "${WORK}/result.${i}" 2>/dev/null || true)" == "ok" ]]; then
-    progress "$((done_count + 1))" "pulled ${IMAGES[$i]}"
+    progress "$step" "pulled ${IMAGES[$i]}"
   else
     sed 's/^/    /' "${WORK}/pull.${i}.log" >&2 || true
     warn "prepull-failed ${IMAGES[$i]}"
-    progress "$((done_count + 1))" "failed ${IMAGES[$i]}"
+    progress "$step" "failed ${IMAGES[$i]}"
   fi
 }
 
@@ -208,7 +208,7 @@ pull_all() {
   for i in "${!IMAGES[@]}"; do
     read -r token <&3
     if [[ "$token" != "start" ]]; then
-      report "$token" "$done_count"
+      report "$token" "$((done_count + 1))"
       done_count=$((done_count + 1))
     fi
     { pull_one "$i" || true; printf '%s\n' "$i" >&3; } &
@@ -217,7 +217,7 @@ pull_all() {
   while ((done_count < ${#IMAGES[@]})); do
     read -r token <&3
     if [[ "$token" != "start" ]]; then
-      report "$token" "$done_count"
+      report "$token" "$((done_count + 1))"
       done_count=$((done_count + 1))
     fi
   done
