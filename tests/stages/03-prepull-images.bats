@@ -22,11 +22,12 @@ printf "%s\n" "$$" >"'"$BATS_TEST_TMPDIR"'/containerd.pid"
 exec "'"$REAL_SLEEP"'" 600'
 }
 
-# ctr: pulls fail for refs listed in $FAILS; `images ls` lists what was pulled
+# ctr: `version` answers once containerd is up; pulls fail for refs listed in $FAILS;
+# `images ls` lists what was pulled
 stub_ctr() {
   stub "$1" 'while [[ "$1" == --* ]]; do shift 2; done
 case "$1 ${2:-}" in
-  "version ") exit 0 ;;
+  "version ") [[ -s "'"$BATS_TEST_TMPDIR"'/containerd.pid" ]] ;;
   "images pull")
     [[ "$3" == --hosts-dir ]] && cp -r "$4" "'"$BATS_TEST_TMPDIR"'/hosts.d"
     ref="${*: -1}"

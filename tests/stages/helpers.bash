@@ -1,4 +1,5 @@
 # Shared setup for the stage tests (loaded with `load helpers`).
+# shellcheck disable=SC2034,SC2154 # variables shared with the .bats files; bats sets status/output
 #
 # Every stage runs under `env -i` with PATH = a stub directory, then a directory of symlinks to a
 # whitelist of harmless tools. A command that is neither stubbed nor whitelisted is "not found",
