@@ -210,7 +210,9 @@ async fn build_headless(
     drop(report_out);
     let prepared = prepare(settings, &choices, fips_record, clock.now(), true);
     let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
-    tokio::spawn(forward_signals(ctl_tx));
+    // Handlers are installed before packer starts, so no signal falls between the two.
+    let signals = SignalSet::install().context("installing signal handlers")?;
+    tokio::spawn(signals.forward(ctl_tx));
     let state = BuildState::new(&prepared.request.plan, clock.now());
     let mut printer = EventPrinter::new(std::io::stdout().lock(), args.json, state);
     let mut closed = false;
@@ -230,25 +232,33 @@ async fn build_headless(
     Ok(outcome.status.exit_code())
 }
 
-/// SIGINT, SIGTERM and SIGHUP cancel the build; a second signal escalates.
-async fn forward_signals(tx: mpsc::UnboundedSender<Control>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-    ) else {
-        log::error!(target: "kiln", "cannot install signal handlers");
-        return;
-    };
-    loop {
-        tokio::select! {
-            _ = int.recv() => {},
-            _ = term.recv() => {},
-            _ = hup.recv() => {},
-        }
-        if tx.send(Control::Cancel).is_err() {
-            return;
+/// SIGINT, SIGTERM and SIGHUP: each one asks the build to cancel (the second escalates).
+struct SignalSet {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl SignalSet {
+    fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(SignalSet {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    async fn forward(mut self, tx: mpsc::UnboundedSender<Control>) {
+        loop {
+            tokio::select! {
+                _ = self.int.recv() => {},
+                _ = self.term.recv() => {},
+                _ = self.hup.recv() => {},
+            }
+            if tx.send(Control::Cancel).is_err() {
+                return;
+            }
         }
     }
 }

@@ -150,7 +150,7 @@ fn draw_help(app: &App, frame: &mut Frame) {
             ])
         })
         .collect();
-    let area = centered(frame.area(), 90, lines.len() as u16 + 2);
+    let area = centered(frame.area(), 104, lines.len() as u16 + 2);
     frame.render_widget(Clear, area);
     let block = Block::default()
         .borders(Borders::ALL)

@@ -88,7 +88,7 @@ pub async fn run_console(
     install_panic_hook(settings.cleanup_grace);
     let mut terminal = ratatui::try_init().context("setting up the terminal")?;
     let result = event_loop(&mut terminal, &mut app, &settings, clock, speed).await;
-    ratatui::restore();
+    restore_terminal();
     result.map(|()| 0)
 }
 
@@ -126,7 +126,7 @@ fn form_from(settings: &Settings, args: &BuildArgs, clock: &dyn Clock) -> BuildV
 fn install_panic_hook(grace: Duration) {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        ratatui::restore();
+        restore_terminal();
         let pgid = ACTIVE_GROUP.swap(0, Ordering::SeqCst);
         if pgid > 0 {
             eprintln!(
@@ -136,6 +136,12 @@ fn install_panic_hook(grace: Duration) {
         }
         previous(info);
     }));
+}
+
+/// Leaves raw mode and the alternate screen and shows the cursor. Safe to call twice.
+fn restore_terminal() {
+    ratatui::restore();
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Show);
 }
 
 /// SIGINT to a group, wait (bounded) for it to go, then SIGKILL. For paths that cannot await.
@@ -187,7 +193,7 @@ async fn event_loop(
                     return Ok(());
                 }
                 Effect::Suspend => {
-                    ratatui::restore();
+                    restore_terminal();
                     nix::sys::signal::raise(nix::sys::signal::Signal::SIGTSTP)
                         .context("suspending")?;
                     *terminal =

@@ -135,6 +135,25 @@ pub fn spawn(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(false);
+    // Packer must be interruptible whatever kiln inherited: a job started from a non-interactive
+    // shell has SIGINT ignored, and an ignored signal stays ignored across exec. Reset the
+    // dispositions packer relies on for a clean cancel.
+    // SAFETY: only async-signal-safe calls (signal(2)) run between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            use nix::sys::signal::{SigHandler, Signal, signal};
+            for sig in [
+                Signal::SIGINT,
+                Signal::SIGTERM,
+                Signal::SIGHUP,
+                Signal::SIGQUIT,
+                Signal::SIGPIPE,
+            ] {
+                signal(sig, SigHandler::SigDfl).map_err(std::io::Error::from)?;
+            }
+            Ok(())
+        });
+    }
     let mut child = command.spawn().map_err(|source| RunnerError::Spawn {
         program: invocation.program.display().to_string(),
         source,

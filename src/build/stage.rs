@@ -204,6 +204,13 @@ impl StageRouter {
                 if !text.trim().is_empty() {
                     self.remember_error(text);
                 }
+                // A plugin crash banner is the whole story of the failure: keep it.
+                if text.contains("PACKER CRASH") || text.starts_with("panic:") {
+                    self.errored = true;
+                    if self.packer_errors.len() < EXPLANATION_LINES {
+                        self.packer_errors.push(text.trim().to_string());
+                    }
+                }
                 out.push(BuildEvent::Log {
                     stage,
                     stream: Stream::Out,

@@ -1,0 +1,120 @@
+//! Shared helpers for integration tests: transcripts, routing a transcript through the real
+//! router with a fixed clock, and running the kiln binary in an isolated environment.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, TimeZone, Utc};
+use kiln::build::events::{BuildEvent, BuildOutcome};
+use kiln::build::stage::{StagePlan, StageRouter};
+
+/// tests/data/packer.
+pub fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/packer")
+}
+
+/// A transcript's text and packer exit code.
+pub fn transcript(name: &str) -> (String, i32) {
+    let text = std::fs::read_to_string(data_dir().join(format!("{name}.log"))).unwrap();
+    let exit = std::fs::read_to_string(data_dir().join(format!("{name}.exit")))
+        .map(|s| s.trim().parse().unwrap())
+        .unwrap_or(1);
+    (text, exit)
+}
+
+/// The stage scripts of the pipeline, in the order the template runs them.
+pub const SCRIPTS: &[&str] = &[
+    "01-system-packages.sh",
+    "02-install-rke2.sh",
+    "03-prepull-images.sh",
+    "04-harden.sh",
+    "06-manifest.sh",
+    "07-validate.sh",
+    "05-cleanup.sh",
+];
+
+/// A fixed start time.
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap()
+}
+
+/// Routes a whole transcript; each line's time is its packer timestamp (deterministic).
+pub fn route(
+    text: &str,
+    exit: i32,
+    cancel_requested: bool,
+) -> (StageRouter, Vec<BuildEvent>, BuildOutcome) {
+    let mut router = StageRouter::new(StagePlan::new(SCRIPTS), t0());
+    let mut events = Vec::new();
+    let mut at = t0();
+    let first_ts: Option<i64> = text
+        .lines()
+        .next()
+        .and_then(|l| l.split(',').next()?.parse().ok());
+    for line in text.lines() {
+        if let (Some(ts), Some(f)) = (
+            line.split(',').next().and_then(|t| t.parse::<i64>().ok()),
+            first_ts,
+        ) {
+            at = t0() + chrono::Duration::seconds(ts - f);
+        }
+        router.route_stdout(line, at, &mut events);
+    }
+    let outcome = router.finish(Some(exit), cancel_requested, at, &mut events);
+    (router, events, outcome)
+}
+
+/// Stage names of StageStarted events, in order.
+pub fn started(router: &StageRouter, events: &[BuildEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            BuildEvent::StageStarted { stage, .. } => Some(router.plan().name(*stage).to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// All log lines of a stage.
+pub fn log_of(router: &StageRouter, events: &[BuildEvent], stage: &str) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            BuildEvent::Log { stage: s, line, .. } if router.plan().name(*s) == stage => {
+                Some(line.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The kiln binary under test.
+pub fn kiln_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_kiln"))
+}
+
+/// A `Command` for kiln with an isolated HOME/XDG and no OpenStack variables.
+pub fn kiln(home: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(kiln_bin());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("OS_") || k.starts_with("XDG_") || k == "NO_COLOR" {
+            c.env_remove(k);
+        }
+    }
+    c.env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+/// Requires a tool on PATH, failing with what to install (CI installs it in .ci/run).
+pub fn require_tool(tool: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+        .unwrap_or(false);
+    assert!(
+        found,
+        "`{tool}` is not on PATH: run .ci/run once (it installs packer, shellcheck, bats, jq)"
+    );
+}

@@ -1,0 +1,314 @@
+//! The parser and stage router over real packer 1.6.6 transcripts (tests/data/packer).
+
+mod common;
+
+use common::*;
+use kiln::build::events::{BuildEvent, BuildStatus, StageStatus, Stream};
+use kiln::build::machine_readable::{Record, parse_line};
+
+#[test]
+fn success_runs_every_stage_in_order() {
+    let (text, exit) = transcript("success");
+    assert_eq!(exit, 0);
+    let (router, events, outcome) = route(&text, exit, false);
+    assert_eq!(outcome.status, BuildStatus::Succeeded);
+    assert_eq!(
+        started(&router, &events),
+        [
+            "launch",
+            "upload",
+            "01-system-packages",
+            "02-install-rke2",
+            "03-prepull-images",
+            "04-harden",
+            "06-manifest",
+            "07-validate",
+            "05-cleanup"
+        ]
+    );
+    // The null builder has no snapshot step and its artifact is not an image.
+    let snapshot = router.plan().id("snapshot").unwrap();
+    assert_eq!(router.statuses()[snapshot], StageStatus::Skipped);
+    assert_eq!(outcome.image_id, None);
+    assert!(
+        router
+            .statuses()
+            .iter()
+            .filter(|s| **s != StageStatus::Skipped)
+            .all(|s| *s == StageStatus::Ok)
+    );
+}
+
+#[test]
+fn progress_warnings_and_escapes_are_decoded() {
+    let (text, exit) = transcript("success");
+    let (router, events, _) = route(&text, exit, false);
+    let progress: Vec<(String, u64, u64)> = events
+        .iter()
+        .filter_map(|e| match e {
+            BuildEvent::Progress {
+                stage, done, total, ..
+            } => Some((router.plan().name(*stage).to_string(), *done, *total)),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        progress.contains(&("03-prepull-images".into(), 11, 11)),
+        "{progress:?}"
+    );
+    assert!(progress.contains(&("01-system-packages".into(), 6, 6)));
+    let warnings: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            BuildEvent::Warning { message, .. } => Some(message.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("prepull-failed harbor.vitro.lan/")),
+        "{warnings:?}"
+    );
+    // %!(PACKER_COMMA) becomes a comma again.
+    let log01 = log_of(&router, &events, "01-system-packages");
+    assert!(
+        log01
+            .iter()
+            .any(|l| l == "0 upgraded, 6 newly installed, 0 to remove and 3 not upgraded."),
+        "{log01:?}"
+    );
+    // An escaped `\n` splits into two lines (packer's escaping is lossy: a literal \n does too).
+    let log02 = log_of(&router, &events, "02-install-rke2");
+    let i = log02
+        .iter()
+        .position(|l| l == "env: INSTALL_RKE2_ARTIFACT_PATH=/tmp/rke2-artifacts")
+        .expect("first half");
+    assert_eq!(log02[i + 1], "INSTALL_RKE2_METHOD=tar");
+    // Unicode and commas survive.
+    assert!(log02.iter().any(|l| l.contains("überprüft, 校验通过")));
+}
+
+#[test]
+fn stderr_lines_stay_with_their_stage_and_count_as_warnings() {
+    let (text, exit) = transcript("success");
+    let (router, events, _) = route(&text, exit, false);
+    let err_stages: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            BuildEvent::Log {
+                stage,
+                stream: Stream::Err,
+                line,
+            } if line.contains("staging local checksums") => {
+                Some(router.plan().name(*stage).to_string())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(err_stages, ["02-install-rke2"]);
+    let mut state = kiln::build::state::BuildState::new(router.plan(), t0());
+    for e in &events {
+        state.apply(e);
+    }
+    let s02 = &state.stages[router.plan().id("02-install-rke2").unwrap()];
+    assert_eq!(s02.warnings, 2, "two stderr lines in 02");
+}
+
+#[test]
+fn stdout_and_stderr_reordered_between_runs_route_the_same() {
+    // success-local was recorded in a separate run whose stdout/stderr interleaving differs.
+    let (a, ea) = transcript("success");
+    let (b, eb) = transcript("success-local");
+    let (ra, eva, oa) = route(&a, ea, false);
+    let (rb, evb, ob) = route(&b, eb, false);
+    assert_eq!(oa.status, ob.status);
+    for stage in ["02-install-rke2", "03-prepull-images"] {
+        let mut la = log_of(&ra, &eva, stage);
+        let mut lb = log_of(&rb, &evb, stage);
+        la.retain(|l| !l.starts_with("Provisioning with") && !l.starts_with("Running local"));
+        lb.retain(|l| !l.starts_with("Provisioning with") && !l.starts_with("Running local"));
+        la.sort();
+        lb.sort();
+        assert_eq!(la, lb, "{stage}: same lines, whatever the order");
+    }
+}
+
+#[test]
+fn failed_stage_is_named_with_the_lines_that_explain_it() {
+    let (text, exit) = transcript("failed");
+    assert_eq!(exit, 1);
+    let (router, events, outcome) = route(&text, exit, false);
+    assert_eq!(outcome.status, BuildStatus::Failed);
+    assert_eq!(
+        outcome.failed_stage.map(|s| router.plan().name(s)),
+        Some("03-prepull-images")
+    );
+    let why = outcome.explanation.join("\n");
+    assert!(why.contains("503 Service Unavailable"), "{why}");
+    assert!(why.contains("non-zero exit status: 3"), "{why}");
+    for later in ["04-harden", "06-manifest", "05-cleanup", "snapshot"] {
+        assert_eq!(
+            router.statuses()[router.plan().id(later).unwrap()],
+            StageStatus::Skipped,
+            "{later}"
+        );
+    }
+    assert!(events.iter().any(|e| matches!(
+        e,
+        BuildEvent::StageFinished {
+            status: StageStatus::Failed,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn openstack_failure_cleanup_does_not_move_the_failure_to_snapshot() {
+    let (text, _) = transcript("demo-failed");
+    let (router, _, outcome) = route(&text, 1, false);
+    assert_eq!(
+        outcome.failed_stage.map(|s| router.plan().name(s)),
+        Some("03-prepull-images")
+    );
+    assert_eq!(
+        router.statuses()[router.plan().id("snapshot").unwrap()],
+        StageStatus::Skipped
+    );
+}
+
+#[test]
+fn openstack_success_reports_image_name_and_id() {
+    let (text, _) = transcript("demo-success");
+    let (router, events, outcome) = route(&text, 0, false);
+    assert_eq!(outcome.status, BuildStatus::Succeeded);
+    assert_eq!(
+        outcome.image_name.as_deref(),
+        Some("rke2-node-v1.28-20261124")
+    );
+    assert_eq!(
+        outcome.image_id.as_deref(),
+        Some("8c1d7e42-5b9a-4f3e-a6d2-7b8c9d0e1f2a")
+    );
+    let names = started(&router, &events);
+    assert_eq!(names.first().map(String::as_str), Some("launch"));
+    assert_eq!(names.last().map(String::as_str), Some("snapshot"));
+    // launch covers server creation until SSH is up.
+    let launch = log_of(&router, &events, "launch");
+    assert!(launch.iter().any(|l| l.starts_with("Launching server")));
+    assert!(launch.iter().any(|l| l == "Connected to SSH!"));
+}
+
+#[test]
+fn cancel_is_reported_as_cancelled_not_finished() {
+    let (text, exit) = transcript("cancelled");
+    // Packer says "Build 'null.rke2' finished" on cancel too; kiln must not call that success.
+    assert!(text.contains("Build 'null.rke2' finished"));
+    let (router, _, outcome) = route(&text, exit, true);
+    assert_eq!(outcome.status, BuildStatus::Cancelled);
+    assert_eq!(
+        outcome.failed_stage.map(|s| router.plan().name(s)),
+        Some("03-prepull-images")
+    );
+    // Even without kiln asking (someone else sent the signal), the banner says cancelled.
+    let (_, _, outcome) = route(&text, exit, false);
+    assert_eq!(outcome.status, BuildStatus::Cancelled);
+}
+
+#[test]
+fn crash_banner_lines_are_kept_and_the_build_fails() {
+    let (text, _) = transcript("crash-banner");
+    assert!(text.contains("!!! PACKER CRASH !!!"));
+    let (router, events, outcome) = route(&text, 1, false);
+    assert_eq!(outcome.status, BuildStatus::Failed);
+    let all: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            BuildEvent::Log { line, .. } => Some(line.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(all.iter().any(|l| l.contains("!!! PACKER CRASH !!!")));
+    let failed = outcome
+        .failed_stage
+        .map(|s| router.plan().name(s).to_string());
+    assert!(failed.is_some());
+    assert!(
+        outcome
+            .explanation
+            .iter()
+            .any(|l| l.contains("panic") || l.contains("CRASH")),
+        "{:?}",
+        outcome.explanation
+    );
+}
+
+#[test]
+fn template_errors_fail_with_packers_message() {
+    let (text, exit) = transcript("template-error");
+    let (_, _, outcome) = route(&text, exit, false);
+    assert_eq!(outcome.status, BuildStatus::Failed);
+    assert!(
+        outcome
+            .explanation
+            .iter()
+            .any(|l| l.contains("Unsupported attribute")),
+        "{:?}",
+        outcome.explanation
+    );
+}
+
+#[test]
+fn every_line_of_every_transcript_parses_without_loss() {
+    for name in [
+        "success",
+        "failed",
+        "cancelled",
+        "crash-banner",
+        "template-error",
+        "demo-success",
+        "demo-failed",
+        "success-local",
+        "failed-local",
+    ] {
+        let (text, exit) = transcript(name);
+        for line in text.lines() {
+            let parsed = parse_line(line);
+            if let Record::Unparsed(raw) = parsed.record {
+                assert_eq!(raw, line.trim_end_matches('\r'));
+            }
+        }
+        let (_, events, _) = route(&text, exit, false);
+        let ui_lines = text.lines().filter(|l| l.contains(",ui,")).count();
+        let logs = events
+            .iter()
+            .filter(|e| matches!(e, BuildEvent::Log { .. }))
+            .count();
+        assert!(
+            logs >= ui_lines * 9 / 10,
+            "{name}: {logs} log events for {ui_lines} ui lines"
+        );
+    }
+}
+
+#[test]
+fn a_new_script_becomes_a_stage_before_snapshot() {
+    let text = "1,,ui,say,==> openstack.rke2: Provisioning with shell script: stages/08-extra.sh\n2,,ui,message,    openstack.rke2: hi\n3,,ui,say,==> openstack.rke2: Stopping server: x ...\n";
+    let (router, events, _) = route(text, 0, false);
+    let names: Vec<&str> = router
+        .plan()
+        .ordered()
+        .iter()
+        .map(|&i| router.plan().name(i))
+        .collect();
+    assert_eq!(names[names.len() - 2..], ["08-extra", "snapshot"]);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, BuildEvent::StageAdded { name, .. } if name == "08-extra"))
+    );
+    assert_eq!(
+        log_of(&router, &events, "08-extra"),
+        ["Provisioning with shell script: stages/08-extra.sh", "hi"]
+    );
+}
