@@ -123,11 +123,11 @@ pub fn init(
 
 /// Registers a secret value to scrub from every later message.
 pub fn add_secret(value: &str) {
-    if let Some(logger) = LOGGER.get() {
-        if let Ok(mut s) = logger.secrets.write() {
-            if !value.is_empty() && !s.iter().any(|x| x == value) {
-                s.push(value.to_string());
-            }
-        }
+    if let Some(logger) = LOGGER.get()
+        && let Ok(mut s) = logger.secrets.write()
+        && !value.is_empty()
+        && !s.iter().any(|x| x == value)
+    {
+        s.push(value.to_string());
     }
 }

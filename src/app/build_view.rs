@@ -208,15 +208,13 @@ fn draw_build(app: &App, b: &BuildState, frame: &mut Frame, area: Rect, now: Dat
         };
         spans.push(Span::styled(eta, t.style("dim")));
     }
-    if let Some(rec) = &app.build.fips_record {
-        if rec.requested {
-            let (txt, st) = if rec.validated {
-                ("  FIPS", t.style("ok"))
-            } else {
-                ("  FIPS NOT VALIDATED", t.style("warning"))
-            };
-            spans.push(Span::styled(txt, st));
-        }
+    if let Some(rec) = app.build.fips_record.as_ref().filter(|r| r.requested) {
+        let (txt, st) = if rec.validated {
+            ("  FIPS", t.style("ok"))
+        } else {
+            ("  FIPS NOT VALIDATED", t.style("warning"))
+        };
+        spans.push(Span::styled(txt, st));
     }
     if let Some(d) = &app.demo {
         spans.push(Span::styled(

@@ -322,16 +322,16 @@ fn apply_effect(
             let last = std::sync::Mutex::new(0u64);
             let progress: Arc<preflight::HashProgress<'static>> =
                 Arc::new(move |file: &str, done: u64, total: u64| {
-                    let pct = if total == 0 { 100 } else { done * 100 / total };
-                    if let Ok(mut l) = last.lock() {
-                        if pct != *l || done == total {
-                            *l = pct;
-                            let _ = tx2.send(AppEvent::HashProgress {
-                                file: file.to_string(),
-                                done,
-                                total,
-                            });
-                        }
+                    let pct = (done * 100).checked_div(total).unwrap_or(100);
+                    if let Ok(mut l) = last.lock()
+                        && (pct != *l || done == total)
+                    {
+                        *l = pct;
+                        let _ = tx2.send(AppEvent::HashProgress {
+                            file: file.to_string(),
+                            done,
+                            total,
+                        });
                     }
                 });
             let tx = tx.clone();
@@ -450,7 +450,6 @@ fn spawn_session(
         .await;
         ACTIVE_GROUP.store(0, Ordering::SeqCst);
         let _ = ended.send(AppEvent::BuildEnded(result.map_err(|e| format!("{e:#}"))));
-        let _ = ended.send(AppEvent::Status(String::new())).map(|()| ());
     });
     Running {
         control: ctl_tx,

@@ -212,11 +212,12 @@ pub async fn run(
     };
     // Packer may exit before its children (a SIGTERM leaves the running script behind): sweep
     // the group so nothing of the build outlives it.
-    if let Producer::Packer(group) = producer {
-        if group.is_alive() && !runner::wait_group_gone(group, Duration::from_secs(3)).await {
-            log::warn!(target: "kiln::build", "processes left in packer's group after it exited: SIGKILL");
-            signal_logged(group.signal(nix::sys::signal::Signal::SIGKILL));
-        }
+    if let Producer::Packer(group) = producer
+        && group.is_alive()
+        && !runner::wait_group_gone(group, Duration::from_secs(3)).await
+    {
+        log::warn!(target: "kiln::build", "processes left in packer's group after it exited: SIGKILL");
+        signal_logged(group.signal(nix::sys::signal::Signal::SIGKILL));
     }
     if let Some(w) = writer.as_mut() {
         w.record.update_from(&state, clock.now());
