@@ -14,6 +14,7 @@ pub mod format;
 pub mod headless;
 pub mod log_ring;
 pub mod logging;
+pub mod manifest;
 pub mod paths;
 pub mod secrets;
 pub mod settings;

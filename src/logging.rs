@@ -74,12 +74,13 @@ impl Log for KilnLogger {
     fn flush(&self) {}
 }
 
-/// Installs the logger once per process. Later calls only add levels and secrets.
+/// Installs the logger once per process. Later calls only add levels and secrets. Fails only
+/// when the log file cannot be opened for appending.
 pub fn init(
     levels: &BTreeMap<String, LevelFilter>,
     log_file: Option<&Path>,
     env: &dyn Fn(&str) -> Option<String>,
-) {
+) -> std::io::Result<()> {
     let logger = *LOGGER.get_or_init(|| {
         let mut base = BTreeMap::new();
         base.insert("kiln".to_string(), LevelFilter::Debug);
@@ -111,6 +112,11 @@ pub fn init(
         }
     }
     if let Some(path) = log_file {
+        // tui-logger panics when it cannot open the file: find out first, as an error.
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
         tui_logger::set_log_file(
             tui_logger::TuiLoggerFile::new(&path.display().to_string())
                 .output_target(true)
@@ -119,6 +125,12 @@ pub fn init(
         );
     }
     tui_logger::set_default_level(LevelFilter::Trace);
+    Ok(())
+}
+
+/// Moves pending messages to the Log tab's buffer and the log file (call before exiting).
+pub fn flush() {
+    tui_logger::move_events();
 }
 
 /// Registers a secret value to scrub from every later message.

@@ -37,7 +37,9 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = runtime.block_on(run(cli));
+    kiln::logging::flush();
+    match result {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(e) => {
             eprintln!("kiln: {e:#}");
@@ -60,7 +62,14 @@ async fn run(cli: Cli) -> Result<i32> {
         .iter()
         .map(|(k, v)| (k.clone(), (*v).into()))
         .collect();
-    kiln::logging::init(&levels, settings.log_file.as_deref(), &env);
+    if let Err(e) = kiln::logging::init(&levels, settings.log_file.as_deref(), &env) {
+        let path = settings
+            .log_file
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        bail!("cannot open the log file {path}: {e}");
+    }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     match cli.command {
         Some(Command::Build(args)) if args.headless || args.json => {

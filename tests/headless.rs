@@ -427,3 +427,71 @@ fn missing_packer_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn secrets_never_reach_output_records_or_the_log_file() {
+    let env = Env::new("demo-success");
+    // A packer that leaks the Ubuntu Pro token it was given into its output.
+    let leaky = "#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in ubuntu_pro_token=*) tok=\"${a#*=}\";; esac; done\n\
+        echo \"1,,ui,say,==> openstack.rke2: Provisioning with shell script: stages/04-harden.sh\"\n\
+        echo \"2,,ui,message,    openstack.rke2: attaching with token $tok and $OS_PASSWORD\"\nexit 0\n";
+    std::fs::write(env.home().join("bin/packer"), leaky).unwrap();
+    let log_file = env.home().join("kiln.log");
+    let path = format!(
+        "{}:{}",
+        env.home().join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = kiln(env.home())
+        .env("PATH", path)
+        .env("OS_PASSWORD", "hunter2-password")
+        .args([
+            "--log-file",
+            log_file.to_str().unwrap(),
+            "build",
+            "--headless",
+            "--json",
+            "--skip-preflight",
+        ])
+        .args(["--var", "ubuntu_pro_token=C1secretPROtoken"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("attaching with token <redacted> and <redacted>"),
+        "{stdout}"
+    );
+    let builds = env.home().join("state/kiln/builds");
+    let dir = std::fs::read_dir(&builds)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let files = [
+        std::fs::read_to_string(dir.join("packer.log")).unwrap(),
+        std::fs::read_to_string(dir.join("build.json")).unwrap(),
+        std::fs::read_to_string(&log_file).unwrap_or_default(),
+        stdout.to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    ];
+    for f in &files {
+        assert!(
+            !f.contains("C1secretPROtoken") && !f.contains("hunter2-password"),
+            "secret leaked: {f}"
+        );
+    }
+    assert!(files[1].contains("\"ubuntu_pro_token\": \"<redacted>\""));
+    // The log file got kiln's diagnostics (the packer invocation, redacted).
+    assert!(
+        files[2].contains("ubuntu_pro_token=<redacted>"),
+        "log file: {}",
+        files[2]
+    );
+}

@@ -52,7 +52,12 @@ fn draw_form(app: &App, frame: &mut Frame, area: Rect) {
         ),
     ];
     for (k, val) in &v.vars {
-        lines.push(row("var", format!("{k}={val}"), t.style("text")));
+        let shown = if crate::secrets::is_secret_name(k) {
+            crate::secrets::REDACTED
+        } else {
+            val.as_str()
+        };
+        lines.push(row("var", format!("{k}={shown}"), t.style("text")));
     }
     lines.push(Line::raw(""));
     if let Some(e) = &v.start_error {

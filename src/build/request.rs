@@ -96,11 +96,32 @@ pub fn prepare(
             plan: StagePlan::for_template_text(&text),
             record,
             cleanup_grace: settings.cleanup_grace,
+            secrets: secret_values(&vars),
             replay: None,
         },
         source_image,
         expected_image,
     }
+}
+
+/// Values that must never be shown: secret-named vars and the secret OS_* / Pro variables.
+/// They are also registered with the logger's scrubber.
+pub fn secret_values(vars: &[(String, String)]) -> Vec<String> {
+    let mut out: Vec<String> = vars
+        .iter()
+        .filter(|(k, v)| crate::secrets::is_secret_name(k) && !v.is_empty())
+        .map(|(_, v)| v.clone())
+        .collect();
+    out.extend(
+        crate::logging::SECRET_ENV
+            .iter()
+            .filter_map(|k| std::env::var(k).ok())
+            .filter(|v| !v.is_empty()),
+    );
+    for s in &out {
+        crate::logging::add_secret(s);
+    }
+    out
 }
 
 /// The name-only FIPS verdict, for when the cloud was not asked.

@@ -40,6 +40,9 @@ pub struct BuildRequest {
     pub record: Option<(RecordStore, BuildRecord, String)>,
     /// How long packer may clean up after an interrupt when kiln is quitting.
     pub cleanup_grace: Duration,
+    /// Secret values (Ubuntu Pro token, passwords) to scrub from every line before it is shown,
+    /// logged or written to packer.log.
+    pub secrets: Vec<String>,
     /// Replay this transcript instead of running packer (the demo).
     pub replay: Option<(super::replay::Transcript, super::replay::Speed)>,
 }
@@ -127,7 +130,18 @@ pub async fn run(
         }
     };
     if let Producer::Packer(g) = &producer {
-        log::info!(target: "kiln::build", "packer started, process group {}", g.pgid());
+        let redacted: Vec<String> = request
+            .invocation
+            .args()
+            .into_iter()
+            .map(|a| match a.split_once('=') {
+                Some((k, _)) if crate::secrets::is_secret_name(k) => {
+                    format!("{k}={}", crate::secrets::REDACTED)
+                }
+                _ => a,
+            })
+            .collect();
+        log::info!(target: "kiln::build", "packer started, process group {}: {} {}", g.pgid(), request.invocation.program.display(), redacted.join(" "));
     }
     on_start(Started {
         producer: producer.clone(),
@@ -180,10 +194,12 @@ pub async fn run(
                     let now = clock.now();
                     match output {
                         PackerOutput::Stdout(line) => {
+                            let line = scrubbed(line, &request.secrets);
                             router.route_stdout(&line, now, &mut events);
                             raw.push(line);
                         }
                         PackerOutput::Stderr(line) => {
+                            let line = scrubbed(line, &request.secrets);
                             router.route_stderr(&line, now, &mut events);
                             raw.push(line);
                         }
@@ -259,6 +275,15 @@ fn flush(
         }
     }
     raw.clear();
+}
+
+/// The line with every known secret value replaced (no copy when there are none).
+fn scrubbed(line: String, secrets: &[String]) -> String {
+    if secrets.is_empty() {
+        line
+    } else {
+        crate::secrets::scrub(&line, secrets)
+    }
 }
 
 fn signal_logged(result: Result<(), RunnerError>) {
