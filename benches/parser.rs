@@ -5,18 +5,9 @@
 mod support;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use kiln::build::stage::{StagePlan, StageRouter};
+use kiln::build::stage::{PIPELINE_SCRIPTS, StagePlan, StageRouter};
 
 const LINES: usize = 1_000_000;
-const SCRIPTS: &[&str] = &[
-    "01-system-packages.sh",
-    "02-install-rke2.sh",
-    "03-prepull-images.sh",
-    "04-harden.sh",
-    "06-manifest.sh",
-    "07-validate.sh",
-    "05-cleanup.sh",
-];
 
 fn parse_and_route(c: &mut Criterion) {
     let lines = support::transcript_lines(LINES);
@@ -26,7 +17,7 @@ fn parse_and_route(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("parse_and_route_1M_lines", |b| {
         b.iter(|| {
-            let mut router = StageRouter::new(StagePlan::new(SCRIPTS), at);
+            let mut router = StageRouter::new(StagePlan::new(PIPELINE_SCRIPTS), at);
             let mut events = Vec::with_capacity(4096);
             let mut count = 0usize;
             for (i, line) in lines.iter().enumerate() {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use kiln::app::state::{App, AppEvent, BuildView};
 use kiln::build::record::FipsRecord;
-use kiln::build::stage::{StagePlan, StageRouter};
+use kiln::build::stage::{PIPELINE_SCRIPTS, StagePlan, StageRouter};
 use kiln::build::state::BuildState;
 use kiln::theme::Theme;
 use ratatui::Terminal;
@@ -21,15 +21,6 @@ use ratatui::backend::TestBackend;
 const LINES: usize = 1_000_000;
 const RATE: usize = 50_000;
 const FRAME: Duration = Duration::from_millis(16);
-const SCRIPTS: &[&str] = &[
-    "01-system-packages.sh",
-    "02-install-rke2.sh",
-    "03-prepull-images.sh",
-    "04-harden.sh",
-    "06-manifest.sh",
-    "07-validate.sh",
-    "05-cleanup.sh",
-];
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -49,7 +40,7 @@ fn main() {
     let lines = support::transcript_lines(total);
     let rss_start = rss_kib();
     let now = chrono::Utc::now();
-    let plan = StagePlan::new(SCRIPTS);
+    let plan = StagePlan::new(PIPELINE_SCRIPTS);
     let mut router = StageRouter::new(plan.clone(), now);
     let theme = Theme::builtin_default(false);
     let mut app = App::new(theme, false, BuildView::default(), None);

@@ -10,7 +10,7 @@ use crate::build::record::FipsRecord;
 use crate::build::replay::{Speed, Transcript};
 use crate::build::request::{BuildChoices, prepare};
 use crate::build::session::{self, BuildRequest};
-use crate::build::stage::StagePlan;
+use crate::build::stage::{PIPELINE_SCRIPTS, StagePlan};
 use crate::build::state::BuildState;
 use crate::cli::DemoArgs;
 use crate::clock::{Clock, SystemClock};
@@ -19,16 +19,6 @@ use crate::settings::Settings;
 
 const SUCCESS: &str = include_str!("../tests/data/packer/demo-success.log");
 const FAILED: &str = include_str!("../tests/data/packer/demo-failed.log");
-/// The stage scripts the demo template runs, in order.
-pub const DEMO_SCRIPTS: &[&str] = &[
-    "01-system-packages.sh",
-    "02-install-rke2.sh",
-    "03-prepull-images.sh",
-    "04-harden.sh",
-    "06-manifest.sh",
-    "07-validate.sh",
-    "05-cleanup.sh",
-];
 
 /// The recorded builds, in the order the demo plays them.
 pub fn transcripts() -> Vec<Transcript> {
@@ -47,7 +37,7 @@ pub fn request(transcript: Transcript, speed: Speed, settings: &Settings) -> Bui
         SystemClock.now(),
         false,
     );
-    prepared.request.plan = StagePlan::new(DEMO_SCRIPTS);
+    prepared.request.plan = StagePlan::new(PIPELINE_SCRIPTS);
     prepared.request.replay = Some((transcript, speed));
     prepared.request
 }

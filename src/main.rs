@@ -10,9 +10,9 @@ use clap::Parser;
 use tokio::sync::mpsc;
 
 use kiln::build::fips::{self, FIPS_EXPLANATION};
-use kiln::build::preflight::{self, PreflightInput, PreflightReport};
+use kiln::build::preflight::{self, PreflightReport};
 use kiln::build::record::{FipsRecord, RecordStore};
-use kiln::build::request::{BuildChoices, name_only_verdict, prepare};
+use kiln::build::request::{BuildChoices, name_only_verdict, preflight_input, prepare};
 use kiln::build::session::{self, Control};
 use kiln::build::state::BuildState;
 use kiln::cli::{BuildArgs, Cli, Command, PreflightArgs};
@@ -128,23 +128,12 @@ async fn run_preflight(settings: &Settings, args: &PreflightArgs) -> PreflightRe
         fips: args.fips,
         ..Default::default()
     };
-    let prepared = prepare(
+    let input = preflight_input(
         settings,
         &choices,
-        FipsRecord::default(),
+        args.allow_unvalidated_fips,
         SystemClock.now(),
-        false,
     );
-    let input = PreflightInput {
-        packer: settings.packer.clone(),
-        template: settings.template_or(args.template.as_deref()),
-        files_dir: settings.files_dir.clone(),
-        credentials: settings.credentials(&env),
-        source_image: prepared.source_image,
-        fips: args.fips,
-        allow_unvalidated_fips: args.allow_unvalidated_fips,
-        cloud_timeout: settings.cloud_timeout,
-    };
     preflight::run(&input, hash_progress()).await
 }
 

@@ -20,10 +20,10 @@ use futures_util::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 
 use crate::build::fips::judge_source_image;
-use crate::build::preflight::{self, PreflightInput};
+use crate::build::preflight;
 use crate::build::record::{FipsRecord, RecordStore};
 use crate::build::replay::Speed;
-use crate::build::request::{BuildChoices, prepare};
+use crate::build::request::{BuildChoices, preflight_input, prepare};
 use crate::build::runner::wait_group_gone;
 use crate::build::session::{self, Control, Producer};
 use crate::build::state::BuildState;
@@ -300,24 +300,8 @@ fn apply_effect(
                 fips,
                 ..Default::default()
             };
-            let p = prepare(
-                settings,
-                &choices,
-                FipsRecord::default(),
-                clock.now(),
-                false,
-            );
-            let input = PreflightInput {
-                packer: settings.packer.clone(),
-                template: p.request.invocation.template.clone(),
-                files_dir: settings.files_dir.clone(),
-                credentials: settings.credentials(&|k| std::env::var(k).ok()),
-                source_image: p.source_image,
-                fips,
-                // The console asks for the acknowledgement itself.
-                allow_unvalidated_fips: true,
-                cloud_timeout: settings.cloud_timeout,
-            };
+            // The console asks for the FIPS acknowledgement itself, so preflight only warns.
+            let input = preflight_input(settings, &choices, true, clock.now());
             let tx2 = tx.clone();
             let last = std::sync::Mutex::new(0u64);
             let progress: Arc<preflight::HashProgress<'static>> =

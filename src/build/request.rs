@@ -124,6 +124,26 @@ pub fn secret_values(vars: &[(String, String)]) -> Vec<String> {
     out
 }
 
+/// The preflight checklist's input for these choices (template, source image, FIPS).
+pub fn preflight_input(
+    settings: &Settings,
+    choices: &BuildChoices,
+    allow_unvalidated_fips: bool,
+    now: DateTime<Utc>,
+) -> super::preflight::PreflightInput {
+    let p = prepare(settings, choices, FipsRecord::default(), now, false);
+    super::preflight::PreflightInput {
+        packer: settings.packer.clone(),
+        template: p.request.invocation.template,
+        files_dir: settings.files_dir.clone(),
+        credentials: settings.credentials(&|k| std::env::var(k).ok()),
+        source_image: p.source_image,
+        fips: choices.fips,
+        allow_unvalidated_fips,
+        cloud_timeout: settings.cloud_timeout,
+    }
+}
+
 /// The name-only FIPS verdict, for when the cloud was not asked.
 pub fn name_only_verdict(source_image: &str) -> ProVerdict {
     super::fips::judge_source_image(source_image, None)

@@ -19,6 +19,19 @@ pub const UPLOAD: &str = "upload";
 /// Stop server, create image, wait for it, terminate.
 pub const SNAPSHOT: &str = "snapshot";
 
+/// The pipeline's stage scripts in the order `stages/rke2-node.pkr.hcl` runs them (the process
+/// document's 01, 02, 03, 04, 06, then the validation gate 07, then 05). Used where no template
+/// is read: the demo, benches and tests.
+pub const PIPELINE_SCRIPTS: &[&str] = &[
+    "01-system-packages.sh",
+    "02-install-rke2.sh",
+    "03-prepull-images.sh",
+    "04-harden.sh",
+    "06-manifest.sh",
+    "07-validate.sh",
+    "05-cleanup.sh",
+];
+
 /// How many of a failed stage's error lines explain the failure.
 const EXPLANATION_LINES: usize = 12;
 

@@ -23,15 +23,7 @@ pub fn transcript(name: &str) -> (String, i32) {
 }
 
 /// The stage scripts of the pipeline, in the order the template runs them.
-pub const SCRIPTS: &[&str] = &[
-    "01-system-packages.sh",
-    "02-install-rke2.sh",
-    "03-prepull-images.sh",
-    "04-harden.sh",
-    "06-manifest.sh",
-    "07-validate.sh",
-    "05-cleanup.sh",
-];
+pub const SCRIPTS: &[&str] = kiln::build::stage::PIPELINE_SCRIPTS;
 
 /// A fixed start time.
 pub fn t0() -> DateTime<Utc> {
