@@ -85,6 +85,14 @@ pub async fn run_console(
         });
         app.build.template = "(demo) recorded builds".into();
     }
+    log::info!(
+        target: "kiln::app",
+        "console started: theme {}, template {}, records in {}{}",
+        app.theme.name,
+        app.build.template,
+        settings.paths.builds_dir().display(),
+        if settings.readonly { ", read-only" } else { "" }
+    );
     install_panic_hook(settings.cleanup_grace);
     let mut terminal = ratatui::try_init().context("setting up the terminal")?;
     let result = event_loop(&mut terminal, &mut app, &settings, clock, speed).await;
@@ -324,6 +332,14 @@ fn apply_effect(
                 if fips && report.fips_verdict.is_none() {
                     report.fips_verdict = Some(judge_source_image(&input.source_image, None));
                 }
+                for c in report
+                    .checks
+                    .iter()
+                    .filter(|c| c.status != preflight::CheckStatus::Ok)
+                {
+                    log::warn!(target: "kiln::preflight", "{:?} {}: {}", c.status, c.name, c.detail);
+                }
+                log::info!(target: "kiln::preflight", "preflight {}", if report.passed() { "passed" } else { "failed" });
                 let _ = tx.send(AppEvent::Preflight(report));
             });
             running
@@ -366,11 +382,13 @@ fn apply_effect(
             let store = RecordStore::new(settings.paths.builds_dir());
             let tx = tx.clone();
             tokio::task::spawn_blocking(move || {
-                let records = store
+                let records: Vec<_> = store
                     .list()
                     .into_iter()
                     .map(|r| r.map_err(|e| e.to_string()))
                     .collect();
+                let bad = records.iter().filter(|r| r.is_err()).count();
+                log::debug!(target: "kiln::history", "{} build records in {} ({bad} unreadable)", records.len(), store.root().display());
                 let _ = tx.send(AppEvent::History(records, store.typical_seconds()));
             });
             running
@@ -385,7 +403,10 @@ fn apply_effect(
                     app.theme = t;
                     app.status = Some(format!("theme {name}"));
                 }
-                Err(e) => app.status = Some(e.to_string()),
+                Err(e) => {
+                    log::warn!(target: "kiln::app", "{e}");
+                    app.status = Some(e.to_string());
+                }
             }
             running
         }
