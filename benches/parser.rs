@@ -10,7 +10,11 @@ use kiln::build::stage::{PIPELINE_SCRIPTS, StagePlan, StageRouter};
 const LINES: usize = 1_000_000;
 
 fn parse_and_route(c: &mut Criterion) {
-    let lines = support::transcript_lines(LINES);
+    // The real success transcript repeated: each repetition re-enters every stage.
+    let base = support::base_lines();
+    let lines: Vec<String> = (0..LINES)
+        .map(|i| base[i % base.len()].to_string())
+        .collect();
     let at = chrono::Utc::now();
     let mut group = c.benchmark_group("parser");
     group.throughput(Throughput::Elements(LINES as u64));

@@ -1,97 +1,95 @@
-//! A panic inside the TUI restores the terminal: run `kiln demo` on a pseudo-terminal, trigger a
-//! panic through the (test-only, env-gated) `:panic` command, and check that the alternate screen
-//! was left, the cursor shown, and the pty is back in cooked mode (ICANON and ECHO on).
+//! The console on a pseudo-terminal: a panic restores the terminal, and SIGTERM during a real
+//! packer build interrupts packer, waits for it, and restores the terminal.
 
 mod common;
 
-use std::io::{Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
-use std::process::Stdio;
-use std::sync::mpsc;
 use std::time::Duration;
 
+use common::pty::Pty;
 use common::*;
-use nix::pty::{Winsize, openpty};
-use nix::sys::termios::{LocalFlags, tcgetattr};
-
-fn wait_for(rx: &mpsc::Receiver<Vec<u8>>, seen: &mut Vec<u8>, needle: &[u8]) -> bool {
-    loop {
-        if seen.windows(needle.len()).any(|w| w == needle) {
-            return true;
-        }
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(chunk) => seen.extend(chunk),
-            Err(_) => return false,
-        }
-    }
-}
 
 #[test]
 fn panic_in_the_console_restores_the_terminal() {
     let home = tempfile::tempdir().unwrap();
-    let ws = Winsize {
-        ws_row: 40,
-        ws_col: 120,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    let pty = openpty(Some(&ws), None).unwrap();
-    let slave: OwnedFd = pty.slave;
-    let dup = |fd: &OwnedFd| Stdio::from(fd.try_clone().unwrap());
-    let mut child = kiln(home.path())
-        .env("KILN_ALLOW_PANIC_COMMAND", "1")
-        .env("TERM", "xterm-256color")
-        .args(["demo", "--speed", "1"])
-        .stdin(dup(&slave))
-        .stdout(dup(&slave))
-        .stderr(dup(&slave))
-        .spawn()
-        .unwrap();
-    let mut master_read = std::fs::File::from(pty.master.try_clone().unwrap());
-    let mut master_write = std::fs::File::from(pty.master);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = master_read.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
+    let mut cmd = kiln(home.path());
+    cmd.env("KILN_ALLOW_PANIC_COMMAND", "1")
+        .args(["demo", "--speed", "1"]);
+    let mut pty = Pty::spawn(cmd);
     assert!(
-        wait_for(&rx, &mut seen, b"History"),
+        pty.wait_for(b"History", 0),
         "the console never drew its tabs"
     );
-    let raw = tcgetattr(slave.as_fd()).unwrap();
+    assert!(!pty.cooked(), "the console runs in raw mode");
+    let before = pty.seen.len();
+    pty.send(b":panic\r");
     assert!(
-        !raw.local_flags.contains(LocalFlags::ICANON),
-        "the console runs in raw mode"
-    );
-    let before = seen.len();
-    master_write.write_all(b":panic\r").unwrap();
-    let status = wait_for(&rx, &mut seen, b"deliberate panic");
-    assert!(
-        status,
+        pty.wait_for(b"deliberate panic", before),
         "no panic message: {}",
-        String::from_utf8_lossy(&seen[before..])
+        pty.text_since(before)
     );
-    let code = child.wait().unwrap();
-    assert!(!code.success(), "a panic exits non-zero");
-    let after = &seen[before..];
+    let status = pty
+        .wait_exit(Duration::from_secs(60))
+        .expect("kiln hung after the panic");
+    assert!(!status.success(), "a panic exits non-zero");
     assert!(
-        after.windows(8).any(|w| w == b"\x1b[?1049l"),
+        pty.saw_since(before, b"\x1b[?1049l"),
         "alternate screen left"
     );
+    assert!(pty.saw_since(before, b"\x1b[?25h"), "cursor shown again");
+    assert!(pty.cooked(), "terminal back in cooked mode");
+}
+
+#[test]
+fn sigterm_during_a_console_build_stops_packer_and_restores_the_terminal() {
+    require_tool("packer");
+    let home = tempfile::tempdir().unwrap();
+    let template = data_dir().join("templates/long-sleep.pkr.hcl");
+    let mut cmd = kiln(home.path());
+    cmd.args(["build", "--skip-preflight", "--template"])
+        .arg(&template);
+    let mut pty = Pty::spawn(cmd);
     assert!(
-        after.windows(6).any(|w| w == b"\x1b[?25h"),
-        "cursor shown again"
+        pty.wait_for(b"History", 0),
+        "the console never drew its tabs"
     );
-    let cooked = tcgetattr(slave.as_fd()).unwrap();
+    let before = pty.seen.len();
+    pty.send(b"\r");
     assert!(
-        cooked
-            .local_flags
-            .contains(LocalFlags::ICANON | LocalFlags::ECHO),
-        "terminal back in cooked mode"
+        pty.wait_for(b"sleeping 300 s", before),
+        "the long step never showed: {}",
+        pty.text_since(before)
     );
+    let before = pty.seen.len();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pty.child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    pty.wait_exit(Duration::from_secs(60))
+        .expect("kiln did not exit after SIGTERM");
+    assert!(
+        pty.saw_since(before, b"\x1b[?1049l"),
+        "alternate screen left"
+    );
+    assert!(pty.cooked(), "terminal back in cooked mode");
+    for needle in [template.to_str().unwrap(), "02-long-sleep.sh"] {
+        let left: Vec<String> = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .filter(|c| c.contains(needle))
+            .collect();
+        assert!(left.is_empty(), "left running after SIGTERM: {left:?}");
+    }
+    let builds = home.path().join("state/kiln/builds");
+    let dir = std::fs::read_dir(&builds)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let rec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("build.json")).unwrap()).unwrap();
+    assert_eq!(rec["result"], "cancelled");
 }

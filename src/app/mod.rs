@@ -49,7 +49,7 @@ const FRAME: Duration = Duration::from_millis(16);
 
 /// Runs the console until the operator quits. Returns the exit code.
 pub async fn run_console(
-    settings: Settings,
+    mut settings: Settings,
     start: StartView,
     clock: Arc<dyn Clock>,
 ) -> Result<i32> {
@@ -63,6 +63,14 @@ pub async fn run_console(
         StartView::Build(a) => (*a, None),
         StartView::Demo(d) => (BuildArgs::default(), Some(d)),
     };
+    // `kiln build --template/--var-file` apply to every build started from this console.
+    if let Some(t) = &args.template {
+        settings.template = t.clone();
+    }
+    settings
+        .config
+        .var_files
+        .extend(args.var_files.iter().cloned());
     let mut app = App::new(
         theme,
         settings.readonly,
@@ -70,6 +78,7 @@ pub async fn run_console(
         None,
     );
     app.allow_panic = std::env::var("KILN_ALLOW_PANIC_COMMAND").is_ok_and(|v| v == "1");
+    app.skip_preflight = args.skip_preflight;
     let mut speed = None;
     if let Some(d) = &demo {
         let s = d.speed.unwrap_or(settings.demo_speed);

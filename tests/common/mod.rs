@@ -8,6 +8,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use kiln::build::events::{BuildEvent, BuildOutcome};
 use kiln::build::stage::{StagePlan, StageRouter};
 
+pub mod pty;
+
 /// tests/data/packer.
 pub fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/packer")
