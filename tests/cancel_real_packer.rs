@@ -12,19 +12,6 @@ use std::time::Duration;
 use common::*;
 use serde_json::Value;
 
-fn processes_mentioning(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        if let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) {
-            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            if cmd.contains(needle) {
-                found.push(format!("{}: {cmd}", entry.file_name().to_string_lossy()));
-            }
-        }
-    }
-    found
-}
-
 #[test]
 fn sigint_cancels_the_build_and_leaves_no_packer() {
     require_tool("packer");
@@ -104,14 +91,6 @@ fn sigint_cancels_the_build_and_leaves_no_packer() {
     assert!(left.is_empty(), "packer left running: {left:?}");
     let left = processes_mentioning("02-long-sleep.sh");
     assert!(left.is_empty(), "build script left running: {left:?}");
-    let builds = home.path().join("state/kiln/builds");
-    let dir = std::fs::read_dir(&builds)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let rec: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("build.json")).unwrap()).unwrap();
+    let rec = record_json(home.path());
     assert_eq!(rec["result"], "cancelled");
 }

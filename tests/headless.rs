@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use common::*;
@@ -57,14 +57,7 @@ impl Env {
     }
 
     fn build_json(&self) -> Value {
-        let builds = self.home().join("state/kiln/builds");
-        let dir: PathBuf = std::fs::read_dir(&builds)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
-        serde_json::from_str(&std::fs::read_to_string(dir.join("build.json")).unwrap()).unwrap()
+        record_json(self.home())
     }
 }
 
@@ -173,14 +166,7 @@ fn failed_build_exits_1_naming_the_stage_and_keeps_the_raw_log() {
     assert_eq!(rec["result"], "failed");
     assert!(rec["error"].as_str().unwrap().contains("503"));
     // packer.log holds the raw lines, byte for byte.
-    let builds = env.home().join("state/kiln/builds");
-    let dir = std::fs::read_dir(&builds)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let raw = std::fs::read_to_string(dir.join("packer.log")).unwrap();
+    let raw = std::fs::read_to_string(record_dir(env.home()).join("packer.log")).unwrap();
     assert_eq!(raw, transcript("failed").0);
 }
 
@@ -467,13 +453,7 @@ fn secrets_never_reach_output_records_or_the_log_file() {
         stdout.contains("attaching with token <redacted> and <redacted>"),
         "{stdout}"
     );
-    let builds = env.home().join("state/kiln/builds");
-    let dir = std::fs::read_dir(&builds)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let dir = record_dir(env.home());
     let files = [
         std::fs::read_to_string(dir.join("packer.log")).unwrap(),
         std::fs::read_to_string(dir.join("build.json")).unwrap(),

@@ -73,23 +73,9 @@ fn sigterm_during_a_console_build_stops_packer_and_restores_the_terminal() {
     );
     assert!(pty.cooked(), "terminal back in cooked mode");
     for needle in [template.to_str().unwrap(), "02-long-sleep.sh"] {
-        let left: Vec<String> = std::fs::read_dir("/proc")
-            .unwrap()
-            .flatten()
-            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-            .filter(|c| c.contains(needle))
-            .collect();
+        let left = processes_mentioning(needle);
         assert!(left.is_empty(), "left running after SIGTERM: {left:?}");
     }
-    let builds = home.path().join("state/kiln/builds");
-    let dir = std::fs::read_dir(&builds)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let rec: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("build.json")).unwrap()).unwrap();
+    let rec = record_json(home.path());
     assert_eq!(rec["result"], "cancelled");
 }

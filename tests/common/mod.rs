@@ -112,3 +112,31 @@ pub fn require_tool(tool: &str) {
         "`{tool}` is not on PATH: run .ci/run once (it installs packer, shellcheck, bats, jq)"
     );
 }
+
+/// The one build record directory under an isolated home.
+pub fn record_dir(home: &Path) -> PathBuf {
+    let builds = home.join("state/kiln/builds");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&builds)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "expected one record in {}", builds.display());
+    dirs.remove(0)
+}
+
+/// build.json of the one record under an isolated home.
+pub fn record_json(home: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(record_dir(home).join("build.json")).unwrap())
+        .unwrap()
+}
+
+/// Command lines of running processes that mention `needle`.
+pub fn processes_mentioning(needle: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(needle))
+        .collect()
+}
