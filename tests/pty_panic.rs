@@ -79,3 +79,39 @@ fn sigterm_during_a_console_build_stops_packer_and_restores_the_terminal() {
     let rec = record_json(home.path());
     assert_eq!(rec["result"], "cancelled");
 }
+
+#[test]
+fn ctrl_z_suspends_with_the_terminal_restored_and_resumes() {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = kiln(home.path());
+    cmd.args(["demo", "--speed", "1"]);
+    let mut pty = Pty::spawn(cmd);
+    let pid = nix::unistd::Pid::from_raw(pty.child.id() as i32);
+    assert!(
+        pty.wait_for(b"History", 0),
+        "the console never drew its tabs"
+    );
+    pty.send(b"\x1a");
+    // The console stops itself with SIGTSTP after giving the terminal back.
+    let status = waitpid(pid, Some(WaitPidFlag::WUNTRACED)).unwrap();
+    assert_eq!(
+        status,
+        WaitStatus::Stopped(pid, nix::sys::signal::Signal::SIGTSTP)
+    );
+    assert!(pty.cooked(), "terminal cooked while suspended");
+    let before = pty.seen.len();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    assert!(
+        pty.wait_for(b"History", before),
+        "no redraw after resume: {:?}",
+        pty.text_since(before)
+    );
+    assert!(!pty.cooked(), "raw mode again after resume");
+    pty.send(b":q!\r");
+    let status = pty
+        .wait_exit(Duration::from_secs(60))
+        .expect("kiln did not quit");
+    assert!(status.success());
+    assert!(pty.cooked());
+}

@@ -215,7 +215,14 @@ async fn event_loop(
                         .context("suspending")?;
                     *terminal =
                         ratatui::try_init().context("restoring the terminal after resume")?;
-                    terminal.clear()?;
+                    // A fresh Terminal redraws every cell; clear what the shell left without
+                    // `Terminal::clear`, which queries the cursor position and fails on terminals
+                    // that do not answer.
+                    crossterm::execute!(
+                        std::io::stdout(),
+                        crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+                    )
+                    .context("clearing the screen after resume")?;
                 }
                 Effect::Panic => {
                     panic!("deliberate panic requested with :panic (KILN_ALLOW_PANIC_COMMAND=1)")
