@@ -8,8 +8,8 @@ use anyhow::{Context, Result};
 
 use crate::build::record::FipsRecord;
 use crate::build::replay::{Speed, Transcript};
-use crate::build::request::{BuildChoices, prepare};
-use crate::build::session::{self, BuildRequest};
+use crate::build::request::{BuildChoices, Prepared, prepare};
+use crate::build::session;
 use crate::build::stage::{PIPELINE_SCRIPTS, StagePlan};
 use crate::build::state::BuildState;
 use crate::cli::DemoArgs;
@@ -28,8 +28,8 @@ pub fn transcripts() -> Vec<Transcript> {
     ]
 }
 
-/// A build request that replays `transcript` at `speed`. Nothing is recorded on disk.
-pub fn request(transcript: Transcript, speed: Speed, settings: &Settings) -> BuildRequest {
+/// A build that replays `transcript` at `speed`. Nothing is recorded on disk.
+pub fn prepared(transcript: Transcript, speed: Speed, settings: &Settings) -> Prepared {
     let mut prepared = prepare(
         settings,
         &BuildChoices::default(),
@@ -39,7 +39,7 @@ pub fn request(transcript: Transcript, speed: Speed, settings: &Settings) -> Bui
     );
     prepared.request.plan = StagePlan::new(PIPELINE_SCRIPTS);
     prepared.request.replay = Some((transcript, speed));
-    prepared.request
+    prepared
 }
 
 /// `kiln demo --headless [--json]`: one recorded build's events, printed.
@@ -54,7 +54,7 @@ pub async fn run_headless(settings: &Settings, args: &DemoArgs) -> Result<i32> {
             )
         })?;
     let speed = Speed::new(args.speed.unwrap_or(settings.demo_speed));
-    let req = request(transcript, speed, settings);
+    let req = prepared(transcript, speed, settings).request;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut printer = EventPrinter::new(
         std::io::stdout().lock(),

@@ -23,7 +23,7 @@ use crate::build::fips::judge_source_image;
 use crate::build::preflight;
 use crate::build::record::{FipsRecord, RecordStore};
 use crate::build::replay::Speed;
-use crate::build::request::{BuildChoices, preflight_input, prepare};
+use crate::build::request::{BuildChoices, Prepared, preflight_input, prepare};
 use crate::build::runner::wait_group_gone;
 use crate::build::session::{self, Control, Producer};
 use crate::build::state::BuildState;
@@ -324,8 +324,7 @@ fn apply_effect(
                 fips,
                 ..Default::default()
             };
-            // The console asks for the FIPS acknowledgement itself, so preflight only warns.
-            let input = preflight_input(settings, &choices, true, clock.now());
+            let (settings, now) = (settings.clone(), clock.now());
             let tx2 = tx.clone();
             let last = std::sync::Mutex::new(0u64);
             let progress: Arc<preflight::HashProgress<'static>> =
@@ -344,6 +343,9 @@ fn apply_effect(
                 });
             let tx = tx.clone();
             tokio::spawn(async move {
+                // Reads the template: off the UI thread. The console asks for the FIPS
+                // acknowledgement itself, so preflight only warns about a non-Pro image.
+                let input = preflight_input(&settings, &choices, true, now);
                 let mut report = preflight::run(&input, progress).await;
                 if fips && report.fips_verdict.is_none() {
                     report.fips_verdict = Some(judge_source_image(&input.source_image, None));
@@ -369,9 +371,12 @@ fn apply_effect(
                 fips: fips.requested,
                 ..Default::default()
             };
-            let p = prepare(settings, &choices, fips.clone(), clock.now(), true);
-            app.build.expected_image = p.expected_image.clone();
-            Some(spawn_session(app, p.request, fips, clock, tx))
+            let (settings, now) = (settings.clone(), clock.now());
+            Some(spawn_session(
+                move || prepare(&settings, &choices, fips, now, true),
+                clock,
+                tx,
+            ))
         }
         Effect::StartReplay(i) => {
             if running.is_some() {
@@ -381,8 +386,12 @@ fn apply_effect(
             let speed = speed
                 .cloned()
                 .unwrap_or_else(|| Speed::new(settings.demo_speed));
-            let req = crate::demo::request(transcript, speed, settings);
-            Some(spawn_session(app, req, FipsRecord::default(), clock, tx))
+            let settings = settings.clone();
+            Some(spawn_session(
+                move || crate::demo::prepared(transcript, speed, &settings),
+                clock,
+                tx,
+            ))
         }
         Effect::Cancel | Effect::Escalate => {
             if let Some(r) = &running {
@@ -440,20 +449,39 @@ fn apply_effect(
     }
 }
 
+/// Starts a build off the UI thread: `make` (which reads the template) runs on a blocking
+/// thread, the console gets the plan, then the session's events.
 fn spawn_session(
-    app: &mut App,
-    request: session::BuildRequest,
-    fips: FipsRecord,
+    make: impl FnOnce() -> Prepared + Send + 'static,
     clock: &Arc<dyn Clock>,
     tx: &mpsc::UnboundedSender<AppEvent>,
 ) -> Running {
-    app.build_started(BuildState::new(&request.plan, clock.now()), fips);
     let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
+    let planned = tx.clone();
     let events = tx.clone();
     let started = tx.clone();
     let ended = tx.clone();
     let clock = clock.clone();
     let done = tokio::spawn(async move {
+        let prepared = match tokio::task::spawn_blocking(make).await {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = ended.send(AppEvent::BuildEnded(Err(format!(
+                    "preparing the build failed: {e}"
+                ))));
+                return;
+            }
+        };
+        let request = prepared.request;
+        let _ = planned.send(AppEvent::BuildPlanned {
+            state: BuildState::new(&request.plan, clock.now()),
+            fips: request
+                .record
+                .as_ref()
+                .map(|(_, r, _)| r.fips.clone())
+                .unwrap_or_default(),
+            expected_image: prepared.expected_image,
+        });
         let result = session::run(
             request,
             clock,

@@ -76,6 +76,15 @@ pub enum Effect {
 pub enum AppEvent {
     /// A batch of build events.
     Build(Vec<BuildEvent>),
+    /// A build was prepared (template read): the state to fold its events into.
+    BuildPlanned {
+        /// The empty state over the build's stage plan.
+        state: BuildState,
+        /// The FIPS decision recorded.
+        fips: FipsRecord,
+        /// The image name kiln expects.
+        expected_image: String,
+    },
     /// The build started; its record directory.
     BuildStarted(Option<PathBuf>),
     /// The build ended (or could not start).
@@ -595,6 +604,14 @@ impl App {
                         b.apply(e);
                     }
                 }
+            }
+            AppEvent::BuildPlanned {
+                state,
+                fips,
+                expected_image,
+            } => {
+                self.build.expected_image = expected_image;
+                self.build_started(state, fips);
             }
             AppEvent::BuildStarted(dir) => self.build.record_dir = dir,
             AppEvent::BuildEnded(result) => {
