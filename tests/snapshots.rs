@@ -157,7 +157,7 @@ fn fips_on_a_non_pro_image_waits_for_acknowledgement() {
             },
         ],
         fips_verdict: Some(ProVerdict::NotPro(
-            "`ubuntu-22.04` is not Ubuntu Pro by neither its name nor its properties".into(),
+            "`ubuntu-22.04` is not Ubuntu Pro by its name or its properties".into(),
         )),
     };
     let effects = app.on_event(AppEvent::Preflight(report.clone()));

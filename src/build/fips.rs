@@ -70,7 +70,7 @@ pub fn judge_source_image(name: &str, properties: Option<&BTreeMap<String, Strin
         return ProVerdict::Pro(format!("image name `{name}` says Ubuntu Pro"));
     }
     let checked = if properties.is_some() {
-        "neither its name nor its properties"
+        "its name or its properties"
     } else {
         "its name (the cloud was not asked)"
     };
