@@ -136,6 +136,19 @@ locals {
     "PACKER_RUN_UUID=${var.packer_run_uuid}",
   ]
   stage_execute = "chmod +x {{ .Path }}; sudo env {{ .Vars }} bash {{ .Path }}"
+
+  # Provenance, written both as Glance image properties and into packer-manifest.json.
+  provenance = {
+    kubernetes_version      = local.kubernetes_version
+    rke2_version            = var.k8s_version
+    build_date              = local.build_date
+    fips_enabled            = var.fips_enabled ? "true" : "false"
+    source_image            = var.source_image_name
+    os_distro               = var.os_distro
+    os_version              = var.os_version
+    packer_run_uuid         = var.packer_run_uuid
+    manifest_schema_version = local.schema_version
+  }
 }
 
 source "openstack" "rke2" {
@@ -149,20 +162,9 @@ source "openstack" "rke2" {
   image_name          = local.image_name
   image_tags          = ["rke2-node", "rke2-node-${local.k8s_minor}"]
 
-  # Glance properties: provenance the console shows without SSH.
-  metadata = {
-    kubernetes_version      = local.kubernetes_version
-    rke2_version            = var.k8s_version
-    build_date              = local.build_date
-    fips_enabled            = var.fips_enabled ? "true" : "false"
-    source_image            = var.source_image_name
-    os_distro               = var.os_distro
-    os_version              = var.os_version
-    packer_run_uuid         = var.packer_run_uuid
-    manifest_schema_version = local.schema_version
-    # Nova only gives the guest agent its virtio channel when the image asks for it.
-    hw_qemu_guest_agent = "yes"
-  }
+  # Glance properties: provenance the console shows without SSH, plus the guest agent flag
+  # (Nova only gives the guest agent its virtio channel when the image asks for it).
+  metadata = merge(local.provenance, { hw_qemu_guest_agent = "yes" })
 }
 
 build {
@@ -240,18 +242,9 @@ build {
   post-processor "manifest" {
     output     = "packer-manifest.json"
     strip_path = true
-    custom_data = {
-      image_name              = local.image_name
-      kubernetes_version      = local.kubernetes_version
-      rke2_version            = var.k8s_version
-      build_date              = local.build_date
-      fips_enabled            = var.fips_enabled ? "true" : "false"
-      source_image            = var.source_image_name
-      os_distro               = var.os_distro
-      os_version              = var.os_version
-      packer_run_uuid         = var.packer_run_uuid
-      manifest_schema_version = local.schema_version
-      harbor_registry         = var.harbor_registry
-    }
+    custom_data = merge(local.provenance, {
+      image_name      = local.image_name
+      harbor_registry = var.harbor_registry
+    })
   }
 }
