@@ -419,20 +419,19 @@ fn apply_effect(
             running
         }
         Effect::SetTheme(name) => {
-            match Theme::load(
-                &name,
-                &settings.paths.config_dir.join("themes"),
+            // A user theme is a file: read it off the UI thread.
+            let (dir, no_color, tx) = (
+                settings.paths.config_dir.join("themes"),
                 settings.no_color,
-            ) {
-                Ok(t) => {
-                    app.theme = t;
-                    app.status = Some(format!("theme {name}"));
-                }
-                Err(e) => {
+                tx.clone(),
+            );
+            tokio::task::spawn_blocking(move || {
+                let loaded = Theme::load(&name, &dir, no_color).map_err(|e| {
                     log::warn!(target: "kiln::app", "{e}");
-                    app.status = Some(e.to_string());
-                }
-            }
+                    e.to_string()
+                });
+                let _ = tx.send(AppEvent::Theme(loaded));
+            });
             running
         }
         Effect::SetSpeed(s) => {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::keymap::{Action, View, action_for};
-use crate::build::events::{BuildEvent, BuildOutcome, StageId, StageStatus};
+use crate::build::events::{BuildEvent, BuildOutcome, StageId};
 use crate::build::fips::ProVerdict;
 use crate::build::preflight::PreflightReport;
 use crate::build::record::{BuildRecord, FipsRecord};
@@ -102,6 +102,8 @@ pub enum AppEvent {
     Preflight(PreflightReport),
     /// History loaded, with the typical successful build time.
     History(Vec<Result<(PathBuf, BuildRecord), String>>, Option<f64>),
+    /// A theme was loaded (or could not be).
+    Theme(Result<Theme, String>),
     /// A message for the status bar.
     Status(String),
 }
@@ -646,7 +648,11 @@ impl App {
                     .min(self.history.records.len().saturating_sub(1));
                 self.build.typical_seconds = typical;
             }
-            AppEvent::Status(s) => self.status = Some(s),
+            AppEvent::Theme(Ok(theme)) => {
+                self.status = Some(format!("theme {}", theme.name));
+                self.theme = theme;
+            }
+            AppEvent::Theme(Err(e)) | AppEvent::Status(e) => self.status = Some(e),
         }
         Vec::new()
     }
@@ -710,19 +716,5 @@ impl App {
     /// True when the screen changes with time alone (elapsed counters run).
     pub fn ticking(&self) -> bool {
         self.build.running() || self.build.preflight_running || self.view == View::Log
-    }
-
-    /// Statuses of the current build's stages in order (for tests).
-    pub fn stage_statuses(&self) -> Vec<(String, StageStatus)> {
-        self.build
-            .build
-            .as_ref()
-            .map(|b| {
-                b.order
-                    .iter()
-                    .map(|&i| (b.stages[i].name.clone(), b.stages[i].status))
-                    .collect()
-            })
-            .unwrap_or_default()
     }
 }

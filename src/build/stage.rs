@@ -184,11 +184,6 @@ impl StageRouter {
         &self.plan
     }
 
-    /// The stage lines are attributed to now.
-    pub fn current(&self) -> Option<StageId> {
-        self.current
-    }
-
     /// Routes one line from packer's stdout.
     pub fn route_stdout(&mut self, raw: &str, at: DateTime<Utc>, out: &mut Vec<BuildEvent>) {
         let line = parse_line(raw);
