@@ -5,7 +5,8 @@
 mod support;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use kiln::build::stage::{PIPELINE_SCRIPTS, StagePlan, StageRouter};
+use kiln::bake::plan::{PIPELINE_SCRIPTS, StagePlan};
+use kiln::bake::router::StageRouter;
 
 const LINES: usize = 1_000_000;
 
@@ -38,8 +39,8 @@ fn parse_and_route(c: &mut Criterion) {
         b.iter(|| {
             let mut n = 0usize;
             for line in &lines {
-                if let kiln::build::machine_readable::Record::Ui { text, .. } =
-                    kiln::build::machine_readable::parse_line(line).record
+                if let kiln::bake::machine_readable::Record::Ui { text, .. } =
+                    kiln::bake::machine_readable::parse_line(line).record
                 {
                     n += text.len();
                 }

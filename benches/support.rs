@@ -2,7 +2,7 @@
 
 /// The distinct real lines the long transcripts repeat (no artifact or end-of-build lines).
 pub fn base_lines() -> Vec<&'static str> {
-    include_str!("../tests/data/packer/demo-success.log")
+    include_str!("../src/demo/transcripts/success.log")
         .lines()
         .filter(|l| !l.contains(",artifact") && !l.contains("Build '"))
         .collect()

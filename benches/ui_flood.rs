@@ -10,10 +10,14 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use kiln::app::state::{App, AppEvent, BuildView};
-use kiln::build::record::FipsRecord;
-use kiln::build::stage::{PIPELINE_SCRIPTS, StagePlan, StageRouter};
-use kiln::build::state::BuildState;
+use kiln::app::Init;
+use kiln::app::page::Shared;
+use kiln::app::shell::App;
+use kiln::app::views::{ViewId, Views, bake};
+use kiln::bake::plan::{PIPELINE_SCRIPTS, StagePlan};
+use kiln::bake::record::FipsRecord;
+use kiln::bake::router::StageRouter;
+use kiln::bake::state::BuildState;
 use kiln::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -45,8 +49,19 @@ fn main() {
     let plan = StagePlan::new(PIPELINE_SCRIPTS);
     let mut router = StageRouter::new(plan.clone(), now);
     let theme = Theme::builtin_default(false);
-    let mut app = App::new(theme, false, BuildView::default(), None);
-    app.build_started(BuildState::new(&plan, now), FipsRecord::default());
+    let mut app = App::new(
+        Views::new(&Init::default()),
+        Shared::new(theme, false, false, now),
+        ViewId::Build,
+    );
+    app.on_event(
+        bake::Event::Planned {
+            state: Box::new(BuildState::new(&plan, now)),
+            fips: FipsRecord::default(),
+            expected_image: "rke2-node-v1.28-bench".into(),
+        }
+        .into(),
+    );
     let mut terminal = Terminal::new(TestBackend::new(160, 48)).expect("test backend");
     let per_frame = RATE * FRAME.as_millis() as usize / 1000;
     let mut frame_times = Vec::with_capacity(total / per_frame + 1);
@@ -58,9 +73,9 @@ fn main() {
         for i in n * per_frame..((n + 1) * per_frame).min(total) {
             router.route_stdout(base[i % base.len()], now, &mut events);
         }
-        app.on_event(AppEvent::Build(events));
+        app.on_event(bake::Event::Batch(events).into());
         terminal
-            .draw(|f| kiln::app::draw::draw(&app, f, now))
+            .draw(|f| kiln::app::chrome::draw(&app, f, now))
             .expect("draw");
         frame_times.push(t.elapsed());
         if !quick {
@@ -89,9 +104,10 @@ fn main() {
         rss_start, rss_end
     );
     let held: usize = app
-        .build
-        .build
+        .views
+        .bake
+        .run
         .as_ref()
-        .map_or(0, |b| b.stages.iter().map(|s| s.log.len()).sum());
+        .map_or(0, |r| r.state.stages.iter().map(|s| s.log.len()).sum());
     println!("ui_flood: lines held in memory: {held} (bounded per stage)");
 }

@@ -17,3 +17,9 @@ impl Clock for SystemClock {
         Utc::now()
     }
 }
+
+/// Seconds from `a` to `b` (never negative).
+pub fn seconds_between(a: DateTime<Utc>, b: DateTime<Utc>) -> f64 {
+    let micros = (b - a).num_microseconds().unwrap_or(i64::MAX).max(0);
+    micros as f64 / 1_000_000.0
+}

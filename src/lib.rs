@@ -1,21 +1,17 @@
 //! kiln: a terminal console for baking and running RKE2 node images on an airgapped OpenStack.
 //!
-//! The library holds everything but the command-line edge (`main.rs`), so tests and benches use
-//! the same code the binary runs.
+//! The library holds everything but the command-line dispatch (`main.rs`), so tests and benches
+//! use the same code the binary runs.
 
 pub mod app;
-pub mod build;
+pub mod bake;
 pub mod cli;
 pub mod clock;
 pub mod cloud;
-pub mod config;
 pub mod demo;
 pub mod format;
-pub mod headless;
-pub mod log_ring;
 pub mod logging;
 pub mod manifest;
-pub mod paths;
 pub mod secrets;
 pub mod settings;
 pub mod theme;

@@ -128,6 +128,37 @@ pub fn init(
     Ok(())
 }
 
+/// Installs the logger with the levels and log file of the settings. The error names the file.
+pub fn init_from(
+    settings: &crate::settings::Settings,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), LogFileError> {
+    let levels = settings
+        .config
+        .log_levels
+        .iter()
+        .map(|(k, v)| (k.clone(), (*v).into()))
+        .collect();
+    init(&levels, settings.log_file.as_deref(), env).map_err(|source| LogFileError {
+        path: settings
+            .log_file
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        source,
+    })
+}
+
+/// The log file could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open the log file {path}: {source}")]
+pub struct LogFileError {
+    /// The file.
+    pub path: String,
+    /// Why.
+    pub source: std::io::Error,
+}
+
 /// Moves pending messages to the Log tab's buffer and the log file (call before exiting).
 pub fn flush() {
     tui_logger::move_events();

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 
-use crate::config::locate;
+use crate::settings::toml_error::locate;
 
 const BUILTIN: &[(&str, &str)] = &[
     ("default", include_str!("../themes/default.toml")),

@@ -59,7 +59,7 @@ fn sigint_cancels_the_build_and_leaves_no_packer() {
         }
     }
     assert!(
-        !processes_mentioning("02-long-sleep.sh").is_empty(),
+        !processes_marked(home.path(), "02-long-sleep.sh").is_empty(),
         "the script should be running now"
     );
     nix::sys::signal::kill(
@@ -70,7 +70,7 @@ fn sigint_cancels_the_build_and_leaves_no_packer() {
     while let Ok(e) = rx.recv_timeout(Duration::from_secs(60)) {
         events.push(e);
     }
-    let status = child.wait().unwrap();
+    let status = wait_bounded(&mut child, Duration::from_secs(60));
     assert_eq!(
         status.code(),
         Some(130),
@@ -87,9 +87,9 @@ fn sigint_cancels_the_build_and_leaves_no_packer() {
             .is_some_and(|l| l.contains("Cleanly cancelled builds"))),
         "packer's cleanup is shown"
     );
-    let left = processes_mentioning(template.to_str().unwrap());
+    let left = processes_marked(home.path(), "packer");
     assert!(left.is_empty(), "packer left running: {left:?}");
-    let left = processes_mentioning("02-long-sleep.sh");
+    let left = processes_marked(home.path(), "02-long-sleep.sh");
     assert!(left.is_empty(), "build script left running: {left:?}");
     let rec = record_json(home.path());
     assert_eq!(rec["result"], "cancelled");

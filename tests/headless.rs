@@ -20,7 +20,7 @@ impl Env {
         let bin = dir.path().join("bin");
         std::fs::create_dir_all(&bin).unwrap();
         let (_, exit) = transcript(transcript_name);
-        let log = data_dir().join(format!("{transcript_name}.log"));
+        let log = transcript_path(transcript_name, "log");
         let script = format!(
             "#!/bin/sh\nif [ \"$1\" = version ]; then echo 'Packer v1.6.6'; exit 0; fi\nprintf '%s\\n' \"$@\" > '{args}'\ncat '{log}'\nexit {exit}\n",
             args = dir.path().join("packer-args").display(),
@@ -265,7 +265,7 @@ fn artifacts(dir: &Path, tamper: bool) {
     ] {
         std::fs::write(dir.join(name), body).unwrap();
         let digest =
-            kiln::build::preflight::sha256_file(&dir.join(name), name, &|_, _, _| {}).unwrap();
+            kiln::bake::preflight::sha256_file(&dir.join(name), name, &|_, _, _| {}).unwrap();
         list.push_str(&format!("{digest}  {name}\n"));
     }
     std::fs::write(dir.join("rke2-install.sh"), "#!/bin/sh\n").unwrap();
@@ -284,7 +284,7 @@ fn preflight_env(tamper: bool) -> Env {
     std::fs::write(
         &cfg,
         format!(
-            "files_dir = \"{}\"\ncloud_timeout_seconds = 3\n",
+            "files_dir = \"{}\"\ncloud_timeout_seconds = 3\n[vars]\nflavor = \"m1.large\"\nnetwork_id = \"net-1\"\n",
             files.display()
         ),
     )
@@ -350,6 +350,37 @@ fn preflight_passes_with_good_artifacts_and_fails_on_a_mismatch() {
     assert_eq!(bad["status"], "fail");
     assert!(bad["detail"].as_str().unwrap().contains("sha256 mismatch"));
     assert!(bad["fix"].is_string());
+}
+
+#[test]
+fn preflight_fails_on_template_variables_without_a_value() {
+    let env = preflight_env(false);
+    let cfg = env.home().join("config/kiln/config.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    // flavor set on the command line, network_id nowhere.
+    std::fs::write(&cfg, text.replace("network_id = \"net-1\"\n", "")).unwrap();
+    let out = env.run(&["preflight", "--json", "--var", "flavor=m1.small"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{report:#}");
+    let names: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "fail")
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"variable network_id"), "{names:?}");
+    assert!(!names.contains(&"variable flavor"), "{names:?}");
+    let fix = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "variable network_id")
+        .unwrap()["fix"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(fix.contains("--var network_id="), "{fix}");
 }
 
 #[test]

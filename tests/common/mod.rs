@@ -5,27 +5,42 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeZone, Utc};
-use kiln::build::events::{BuildEvent, BuildOutcome};
-use kiln::build::stage::{StagePlan, StageRouter};
+use kiln::bake::events::{BuildEvent, BuildOutcome};
+use kiln::bake::plan::StagePlan;
+use kiln::bake::router::StageRouter;
 
 pub mod pty;
+pub mod screen;
 
 /// tests/data/packer.
 pub fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/packer")
 }
 
+/// The demo's own transcripts (`demo-success` is `src/demo/transcripts/success.log`).
+pub fn demo_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src/demo/transcripts")
+}
+
+/// Where a transcript lives: `demo-<name>` in the demo's data, the rest in tests/data/packer.
+pub fn transcript_path(name: &str, ext: &str) -> PathBuf {
+    match name.strip_prefix("demo-") {
+        Some(demo) => demo_dir().join(format!("{demo}.{ext}")),
+        None => data_dir().join(format!("{name}.{ext}")),
+    }
+}
+
 /// A transcript's text and packer exit code.
 pub fn transcript(name: &str) -> (String, i32) {
-    let text = std::fs::read_to_string(data_dir().join(format!("{name}.log"))).unwrap();
-    let exit = std::fs::read_to_string(data_dir().join(format!("{name}.exit")))
+    let text = std::fs::read_to_string(transcript_path(name, "log")).unwrap();
+    let exit = std::fs::read_to_string(transcript_path(name, "exit"))
         .map(|s| s.trim().parse().unwrap())
         .unwrap_or(1);
     (text, exit)
 }
 
 /// The stage scripts of the pipeline, in the order the template runs them.
-pub const SCRIPTS: &[&str] = kiln::build::stage::PIPELINE_SCRIPTS;
+pub const SCRIPTS: &[&str] = kiln::bake::plan::PIPELINE_SCRIPTS;
 
 /// A fixed start time.
 pub fn t0() -> DateTime<Utc> {
@@ -87,17 +102,32 @@ pub fn kiln_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_kiln"))
 }
 
-/// A `Command` for kiln with an isolated HOME/XDG and no OpenStack variables.
+/// True for environment variables a test must not inherit: credentials, packer variables, the
+/// Pro token, kiln's own switches, XDG directories and NO_COLOR.
+pub fn foreign_env(name: &str) -> bool {
+    ["OS_", "PKR_VAR_", "KILN_", "XDG_"]
+        .iter()
+        .any(|p| name.starts_with(p))
+        || ["NO_COLOR", "UBUNTU_PRO_TOKEN", "PRO_TOKEN"].contains(&name)
+}
+
+/// The environment variable that marks every process a test starts (inherited by kiln, packer
+/// and its scripts), so /proc scans see only this test's processes.
+pub const MARKER: &str = "KILN_TEST_MARKER";
+
+/// A `Command` for kiln with an isolated HOME/XDG, no inherited credentials or packer variables,
+/// and this home's marker (see [`processes_marked`]).
 pub fn kiln(home: &Path) -> std::process::Command {
     let mut c = std::process::Command::new(kiln_bin());
-    for (k, _) in std::env::vars() {
-        if k.starts_with("OS_") || k.starts_with("XDG_") || k == "NO_COLOR" {
+    for (k, _) in std::env::vars_os() {
+        if k.to_str().is_some_and(foreign_env) {
             c.env_remove(k);
         }
     }
     c.env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("XDG_STATE_HOME", home.join("state"))
+        .env(MARKER, home)
         .current_dir(env!("CARGO_MANIFEST_DIR"));
     c
 }
@@ -130,13 +160,59 @@ pub fn record_json(home: &Path) -> serde_json::Value {
         .unwrap()
 }
 
-/// Command lines of running processes that mention `needle`.
-pub fn processes_mentioning(needle: &str) -> Vec<String> {
+/// Command lines of the live processes started for `home` (they carry its marker; see
+/// [`kiln`]) that mention `needle`. Other tests' processes are never seen.
+pub fn processes_marked(home: &Path, needle: &str) -> Vec<String> {
+    let marker = format!("{MARKER}={}", home.display());
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
+        .filter(|e| {
+            std::fs::read(e.path().join("environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == marker.as_bytes()))
+        })
+        .filter(|e| {
+            // A zombie has been reaped by nobody yet but runs nothing: not "left running".
+            std::fs::read_to_string(e.path().join("stat")).is_ok_and(|s| {
+                s.rsplit(')')
+                    .next()
+                    .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+            })
+        })
         .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
         .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
         .filter(|c| c.contains(needle))
         .collect()
+}
+
+/// Waits for a child at most `limit`; None when it is still running then.
+pub fn wait_until(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Waits for a child, killing it after `limit`: a hang is a test failure, never a hung CI.
+pub fn wait_bounded(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> std::process::ExitStatus {
+    match wait_until(child, limit) {
+        Some(status) => status,
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the child did not exit within {limit:?}");
+        }
+    }
 }

@@ -1,28 +1,37 @@
-//! Running kiln on a pseudo-terminal: spawn, read the screen bytes, type, and check the tty's
-//! mode afterwards.
+//! Running kiln on a pseudo-terminal the way a shell runs a job: a small session leader owns the
+//! pty as its controlling terminal and starts kiln in its own foreground process group, so job
+//! control (Ctrl-Z, SIGTSTP) works even when the test suite itself has no terminal (CI, setsid).
+//! Every wait has a timeout.
 
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::pty::{Winsize, openpty};
 use nix::sys::termios::{LocalFlags, tcgetattr};
+use nix::unistd::Pid;
 
-/// A child on a pty.
+/// How long a wait for output may last.
+pub const OUTPUT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// kiln on a pty.
 pub struct Pty {
-    /// The child process.
-    pub child: Child,
+    /// The session leader standing in for the shell (it exits with kiln's status).
+    pub leader: Child,
+    /// kiln itself.
+    pub pid: Pid,
     rx: mpsc::Receiver<Vec<u8>>,
-    /// Everything the child printed so far.
+    /// Everything kiln printed so far.
     pub seen: Vec<u8>,
     master: std::fs::File,
     slave: OwnedFd,
 }
 
 impl Pty {
-    /// Spawns `cmd` with a 120x40 pty as its stdin, stdout and stderr.
+    /// Spawns `cmd` on a 120x40 pty, in the foreground process group of its own session.
     pub fn spawn(mut cmd: Command) -> Pty {
         let ws = Winsize {
             ws_row: 40,
@@ -33,13 +42,55 @@ impl Pty {
         let pty = openpty(Some(&ws), None).unwrap();
         let slave = pty.slave;
         let dup = |fd: &OwnedFd| Stdio::from(fd.try_clone().unwrap());
-        let child = cmd
-            .env("TERM", "xterm-256color")
+        cmd.env("TERM", "xterm-256color")
             .stdin(dup(&slave))
             .stdout(dup(&slave))
-            .stderr(dup(&slave))
-            .spawn()
-            .unwrap();
+            .stderr(dup(&slave));
+        // SAFETY: between fork and exec only async-signal-safe calls run (setsid, ioctl, fork,
+        // setpgid, tcsetpgrp, waitpid, _exit).
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::unistd::setsid().map_err(std::io::Error::from)?;
+                if libc::ioctl(0, libc::TIOCSCTTY as _, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                match libc::fork() {
+                    -1 => Err(std::io::Error::last_os_error()),
+                    0 => {
+                        // kiln: its own group, in the foreground of the terminal.
+                        libc::setpgid(0, 0);
+                        Ok(())
+                    }
+                    job => {
+                        // The leader, like a shell: hand the terminal to the job, wait for it,
+                        // exit with its status. It never execs, so it closes its copy of the
+                        // pipe on which the test's spawn() waits for the exec.
+                        for fd in 3..4096 {
+                            libc::close(fd);
+                        }
+                        libc::setpgid(job, job);
+                        libc::signal(libc::SIGTTOU, libc::SIG_IGN);
+                        libc::tcsetpgrp(0, job);
+                        let mut status = 0;
+                        loop {
+                            let r = libc::waitpid(job, &mut status, 0);
+                            if r == job && (libc::WIFEXITED(status) || libc::WIFSIGNALED(status)) {
+                                break;
+                            }
+                            if r == -1 && *libc::__errno_location() != libc::EINTR {
+                                libc::_exit(125);
+                            }
+                        }
+                        if libc::WIFEXITED(status) {
+                            libc::_exit(libc::WEXITSTATUS(status));
+                        }
+                        libc::_exit(128 + libc::WTERMSIG(status));
+                    }
+                }
+            });
+        }
+        let leader = cmd.spawn().unwrap();
+        let pid = job_of(leader.id());
         let mut reader = std::fs::File::from(pty.master.try_clone().unwrap());
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -51,7 +102,8 @@ impl Pty {
             }
         });
         Pty {
-            child,
+            leader,
+            pid,
             rx,
             seen: Vec::new(),
             master: std::fs::File::from(pty.master),
@@ -59,16 +111,16 @@ impl Pty {
         }
     }
 
-    /// Reads until `needle` has appeared (after byte `from`), or 30 s pass without output.
+    /// Reads until `needle` has appeared (after byte `from`), at most [`OUTPUT_TIMEOUT`] (a
+    /// screen that keeps redrawing without it is a failure, not a wait forever).
     pub fn wait_for(&mut self, needle: &[u8], from: usize) -> bool {
+        let deadline = Instant::now() + OUTPUT_TIMEOUT;
         loop {
-            if self.seen[from.min(self.seen.len())..]
-                .windows(needle.len())
-                .any(|w| w == needle)
-            {
+            if self.saw_since(from, needle) {
                 return true;
             }
-            match self.rx.recv_timeout(Duration::from_secs(30)) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
                 Ok(chunk) => self.seen.extend(chunk),
                 Err(_) => return false,
             }
@@ -100,21 +152,70 @@ impl Pty {
             .any(|w| w == needle)
     }
 
-    /// Waits for the child, killing it after `limit` (a hang is a test failure, not a hung CI).
-    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let (tx, rx) = mpsc::channel::<()>();
-        std::thread::spawn(move || {
-            if rx.recv_timeout(limit).is_err() {
-                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    /// Waits until kiln is stopped (job control), at most `limit`.
+    pub fn wait_stopped(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if process_state(self.pid) == Some('T') {
+                return true;
             }
-        });
-        let status = self.child.wait().ok();
-        let _ = tx.send(());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Sends a signal to kiln.
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(self.pid, sig).unwrap();
+    }
+
+    /// Waits for kiln to exit (through its leader), killing both after `limit` (a hang is a test
+    /// failure, not a hung CI). None when it had to be killed.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let status = super::wait_until(&mut self.leader, limit);
+        if status.is_none() {
+            let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = self.leader.kill();
+            let _ = self.leader.wait();
+        }
         // Drain what is buffered: the restore sequences were written before exit.
         while let Ok(chunk) = self.rx.try_recv() {
             self.seen.extend(chunk);
         }
-        status.filter(|s| std::os::unix::process::ExitStatusExt::signal(s) != Some(9))
+        status
     }
+}
+
+impl Drop for Pty {
+    fn drop(&mut self) {
+        if self.leader.try_wait().ok().flatten().is_none() {
+            let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = self.leader.kill();
+            let _ = self.leader.wait();
+        }
+    }
+}
+
+/// The job the leader started: its only child (found within a few seconds).
+fn job_of(leader: u32) -> Pid {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let children = std::fs::read_to_string(format!("/proc/{leader}/task/{leader}/children"))
+            .unwrap_or_default();
+        if let Some(pid) = children
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse().ok())
+        {
+            return Pid::from_raw(pid);
+        }
+        assert!(Instant::now() < deadline, "the pty leader started no job");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The state letter of a process (R, S, T, Z, ...).
+fn process_state(pid: Pid) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(')').next()?.trim_start().chars().next()
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Derive demo-success.log and demo-failed.log (SYNTHETIC-FROM-REAL) from the real null-builder
+"""Derive the demo's transcripts (src/demo/transcripts/success.log and failed.log) (SYNTHETIC-FROM-REAL) from the real null-builder
 recordings success.log and failed.log in the same directory.
 
 Usage: make-demo.py [DIR]      (DIR defaults to this script's directory)
@@ -17,6 +17,9 @@ All provisioner lines (stdout, stderr, escaping, order) are kept byte for byte.
 """
 import os
 import sys
+
+# The demo owns its transcripts: they live beside it, not among the test fixtures.
+DEMO_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../src/demo/transcripts")
 
 NULL = "null.rke2"
 NAME = "openstack.rke2"
@@ -178,8 +181,8 @@ def convert(src, dst):
 
 def main():
     d = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
-    convert(os.path.join(d, "success.log"), os.path.join(d, "demo-success.log"))
-    convert(os.path.join(d, "failed.log"), os.path.join(d, "demo-failed.log"))
+    convert(os.path.join(d, "success.log"), os.path.join(DEMO_DIR, "success.log"))
+    convert(os.path.join(d, "failed.log"), os.path.join(DEMO_DIR, "failed.log"))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,183 @@
+//! Drawing the shell around the view: the tab bar (with a marker on a tab whose work runs while
+//! another tab is shown), the status line (a message that expires, or the keys valid now), and
+//! the overlays (help, the `:` and `/` lines, quit confirmation, a view's prompt).
+
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph, Wrap};
+
+use super::page::{DrawCtx, Level, Prompt};
+use super::shell::{App, Modal};
+use super::views::ViewId;
+use super::widgets::{centered, panel};
+
+/// Draws the whole screen at `now`.
+pub fn draw(app: &App, frame: &mut Frame, now: DateTime<Utc>) {
+    let [tabs, body, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    draw_tabs(app, frame, tabs);
+    let ctx = DrawCtx {
+        theme: &app.shared.theme,
+        shared: &app.shared,
+        now,
+    };
+    app.views.draw(app.view, frame, body, &ctx);
+    draw_status(app, frame, status, now);
+    match &app.modal {
+        Modal::Help => draw_help(app, frame),
+        Modal::ConfirmQuit(what) => draw_prompt(
+            app,
+            frame,
+            &Prompt {
+                title: "Quit?".into(),
+                lines: vec![
+                    what.clone(),
+                    String::new(),
+                    "y: quit    any other key: stay".into(),
+                ],
+            },
+        ),
+        Modal::None | Modal::Command(_) | Modal::Filter => {
+            if let Some(p) = app.views.prompt(app.view) {
+                draw_prompt(app, frame, &p);
+            }
+        }
+    }
+}
+
+fn draw_tabs(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.shared.theme;
+    let busy: Vec<ViewId> = app.views.busy().into_iter().map(|(v, _)| v).collect();
+    let mut spans = vec![Span::styled(" kiln ", t.style("title"))];
+    for v in ViewId::ALL {
+        let style = if *v == app.view {
+            t.style("tab_active")
+        } else {
+            t.style("tab_inactive")
+        };
+        let marker = if busy.contains(v) && *v != app.view {
+            " ●"
+        } else {
+            ""
+        };
+        spans.push(Span::styled(
+            format!(" {}{marker} ", app.views.title(*v)),
+            style,
+        ));
+        spans.push(Span::raw(" "));
+    }
+    if app.shared.demo {
+        spans.push(Span::styled(" DEMO ", t.style("warning")));
+    }
+    if app.shared.readonly {
+        spans.push(Span::styled(" READONLY ", t.style("warning")));
+    }
+    spans.push(Span::styled(format!(" theme:{}", t.name), t.style("dim")));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_status(app: &App, frame: &mut Frame, area: Rect, now: DateTime<Utc>) {
+    let t = &app.shared.theme;
+    let line = match &app.modal {
+        Modal::Command(text) => Line::from(vec![
+            Span::styled(":", t.style("key_hint")),
+            Span::raw(text.clone()),
+            Span::raw("▏"),
+        ]),
+        Modal::Filter => Line::from(vec![
+            Span::styled("/", t.style("key_hint")),
+            Span::raw(app.views.filter(app.view).unwrap_or("").to_string()),
+            Span::raw("▏"),
+        ]),
+        _ => match app.shared.status.as_ref().filter(|s| s.visible_at(now)) {
+            Some(s) => {
+                let style = match s.level {
+                    Level::Info => t.style("text"),
+                    Level::Warn => t.style("warning"),
+                    Level::Error => t.style("error"),
+                };
+                Line::from(Span::styled(s.text.clone(), style))
+            }
+            None => footer(app),
+        },
+    };
+    frame.render_widget(Paragraph::new(line).style(t.style("status_bar")), area);
+}
+
+/// The keys worth a hint now: the view's, then the global ones.
+fn footer(app: &App) -> Line<'static> {
+    let t = &app.shared.theme;
+    let mut hints = app.views.hints(app.view, &app.shared);
+    hints.extend(
+        app.global_bindings()
+            .iter()
+            .filter_map(|b| b.hint.map(|h| (b.keys, h))),
+    );
+    let mut spans = Vec::new();
+    for (keys, hint) in hints {
+        spans.push(Span::styled(keys.to_string(), t.style("key_hint")));
+        spans.push(Span::raw(format!(" {hint}  ")));
+    }
+    Line::from(spans)
+}
+
+fn draw_help(app: &App, frame: &mut Frame) {
+    let t = &app.shared.theme;
+    let rows = app.help_rows();
+    let key_w = rows
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(4);
+    let mut lines: Vec<Line> = rows
+        .iter()
+        .map(|(k, h)| {
+            Line::from(vec![
+                Span::styled(format!(" {k:<key_w$}  "), t.style("key_hint")),
+                Span::styled(*h, t.style("text")),
+            ])
+        })
+        .collect();
+    lines.push(Line::raw(""));
+    lines.push(Line::from(Span::styled(
+        format!(" commands: {}", app.command_list()),
+        t.style("dim"),
+    )));
+    let area = centered(frame.area(), 104, lines.len() as u16 + 3);
+    frame.render_widget(Clear, area);
+    let block = panel(
+        t,
+        format!("Keys: {} view (Esc closes)", app.views.title(app.view)),
+        true,
+    );
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        area,
+    );
+}
+
+fn draw_prompt(app: &App, frame: &mut Frame, prompt: &Prompt) {
+    let t = &app.shared.theme;
+    let text: Vec<Line> = prompt
+        .lines
+        .iter()
+        .map(|l| Line::from(Span::styled(l.clone(), t.style("text"))))
+        .collect();
+    let area = centered(frame.area(), 84, prompt.lines.len() as u16 + 6);
+    frame.render_widget(Clear, area);
+    let block = panel(t, prompt.title.clone(), true)
+        .border_style(t.style("warning"))
+        .title_style(t.style("warning"));
+    frame.render_widget(
+        Paragraph::new(text).wrap(Wrap { trim: false }).block(block),
+        area,
+    );
+}

@@ -1,0 +1,126 @@
+//! The event loop: drains every queued key and background event, folds them into the [`App`],
+//! runs the effects, and draws only when something changed, at most one frame every 16 ms (a
+//! log flood never delays a keypress). SIGTERM, SIGINT, SIGQUIT and SIGHUP quit the way `:q!`
+//! does: running work is stopped and waited for.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures_util::{FutureExt, StreamExt};
+use tokio::sync::mpsc;
+
+use super::effect::{AppEvent, Effect};
+use super::executor::Exec;
+use super::shell::App;
+use super::{chrome, terminal, views};
+
+const FRAME: Duration = Duration::from_millis(16);
+/// Events queued from background work before senders wait.
+pub const QUEUE: usize = 1024;
+
+/// Runs until the operator quits.
+pub async fn run(
+    terminal: &mut ratatui::DefaultTerminal,
+    app: &mut App,
+    exec: &mut Exec,
+    mut rx: mpsc::Receiver<AppEvent>,
+    first: Vec<Effect>,
+) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut stops = [
+        ("SIGTERM", SignalKind::terminate()),
+        ("SIGINT", SignalKind::interrupt()),
+        ("SIGQUIT", SignalKind::quit()),
+        ("SIGHUP", SignalKind::hangup()),
+    ]
+    .into_iter()
+    .map(|(name, kind)| {
+        signal(kind)
+            .map(|s| (name, s))
+            .with_context(|| format!("installing the {name} handler"))
+    })
+    .collect::<Result<Vec<_>>>()?;
+    let mut input = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut dirty = true;
+    let mut last_draw = tokio::time::Instant::now() - FRAME;
+    let mut effects = first;
+    loop {
+        for effect in effects.drain(..) {
+            dirty = true;
+            match effect {
+                Effect::Quit => {
+                    exec.stop_all(exec.settings.cleanup_grace + Duration::from_secs(15))
+                        .await;
+                    return Ok(());
+                }
+                Effect::Suspend => terminal::suspend(terminal)?,
+                Effect::Panic => {
+                    panic!("deliberate panic requested with :panic (KILN_ALLOW_PANIC_COMMAND=1)")
+                }
+                Effect::LoadTheme(name) => exec.load_theme(name),
+                Effect::View(e) => views::run_effect(e, exec),
+            }
+        }
+        if dirty {
+            let wait = FRAME.saturating_sub(last_draw.elapsed());
+            if wait.is_zero() {
+                let now = exec.clock.now();
+                app.shared.now = now;
+                terminal
+                    .draw(|f| chrome::draw(app, f, now))
+                    .context("drawing")?;
+                last_draw = tokio::time::Instant::now();
+                dirty = false;
+            }
+        }
+        let frame_due = dirty.then_some(last_draw + FRAME);
+        let stop = async {
+            let waits = stops.iter_mut().map(|(name, s)| {
+                Box::pin(async move {
+                    s.recv().await;
+                    *name
+                })
+            });
+            futures_util::future::select_all(waits).await.0
+        };
+        tokio::select! {
+            ev = input.next() => {
+                app.shared.now = exec.clock.now();
+                let mut next = ev;
+                while let Some(item) = next.take() {
+                    match item {
+                        Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => effects.extend(app.on_key(k)),
+                        Ok(Event::Resize(..)) => {}
+                        Ok(_) => {}
+                        Err(e) => log::warn!(target: "kiln::app", "terminal input error: {e}"),
+                    }
+                    next = input.next().now_or_never().flatten();
+                }
+                dirty = true;
+            }
+            Some(ev) = rx.recv() => {
+                app.shared.now = exec.clock.now();
+                effects.extend(app.on_event(ev));
+                while let Ok(ev) = rx.try_recv() {
+                    effects.extend(app.on_event(ev));
+                }
+                dirty = true;
+            }
+            _ = tick.tick() => if app.ticking() { dirty = true },
+            () = sleep_until(frame_due) => {}
+            name = stop => {
+                log::warn!(target: "kiln::app", "{name}: quitting");
+                effects.push(Effect::Quit);
+            }
+        }
+    }
+}
+
+async fn sleep_until(t: Option<tokio::time::Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,161 @@
+//! The Build view's keys, and which of them are valid in the view's current state (help, the
+//! footer and dispatch all use [`bindings`], so a key that does nothing is never listed).
+
+use crossterm::event::{KeyCode, KeyEvent};
+
+use super::BakePage;
+use crate::actions;
+use crate::app::page::{Binding, Shared, plain};
+
+actions! {
+    /// What a key of the Build view does.
+    pub enum Action {
+        /// Preflight, then build (demo: the next replay).
+        Start,
+        /// FIPS on / off for the next build.
+        ToggleFips,
+        /// Run the checklist only.
+        Preflight,
+        /// Cancel the running build (asks); again: SIGTERM.
+        Cancel,
+        /// Demo: replay faster.
+        Faster,
+        /// Demo: replay slower.
+        Slower,
+        /// Previous stage.
+        Up,
+        /// Next stage.
+        Down,
+        /// First stage.
+        Top,
+        /// Last stage.
+        Bottom,
+        /// Scroll the log up a page.
+        PageUp,
+        /// Scroll the log down a page (to the end follows it again).
+        PageDown,
+        /// Clear the filter, the stage selection and the scroll.
+        Escape,
+    }
+}
+
+const TABLE: &[Binding<Action>] = &[
+    Binding {
+        keys: "Enter / b",
+        help: "preflight, then build",
+        hint: Some("build"),
+        action: Action::Start,
+        matches: |k| k.code == KeyCode::Enter || plain(k, 'b'),
+    },
+    Binding {
+        keys: "f",
+        help: "FIPS on / off for the next build",
+        hint: Some("FIPS"),
+        action: Action::ToggleFips,
+        matches: |k| plain(k, 'f'),
+    },
+    Binding {
+        keys: "p",
+        help: "run the preflight checklist",
+        hint: Some("preflight"),
+        action: Action::Preflight,
+        matches: |k| plain(k, 'p'),
+    },
+    Binding {
+        keys: "c",
+        help: "cancel the build (asks); again: SIGTERM",
+        hint: Some("cancel"),
+        action: Action::Cancel,
+        matches: |k| plain(k, 'c'),
+    },
+    Binding {
+        keys: "+ / -",
+        help: "demo: replay faster / slower",
+        hint: None,
+        action: Action::Faster,
+        matches: |k| plain(k, '+'),
+    },
+    Binding {
+        keys: "",
+        help: "",
+        hint: None,
+        action: Action::Slower,
+        matches: |k| plain(k, '-'),
+    },
+    Binding {
+        keys: "j / Down",
+        help: "next stage",
+        hint: None,
+        action: Action::Down,
+        matches: |k| plain(k, 'j') || k.code == KeyCode::Down,
+    },
+    Binding {
+        keys: "k / Up",
+        help: "previous stage",
+        hint: None,
+        action: Action::Up,
+        matches: |k| plain(k, 'k') || k.code == KeyCode::Up,
+    },
+    Binding {
+        keys: "g / Home",
+        help: "first stage",
+        hint: None,
+        action: Action::Top,
+        matches: |k| plain(k, 'g') || k.code == KeyCode::Home,
+    },
+    Binding {
+        keys: "G / End",
+        help: "last stage",
+        hint: None,
+        action: Action::Bottom,
+        matches: |k| plain(k, 'G') || k.code == KeyCode::End,
+    },
+    Binding {
+        keys: "PgUp / PgDn",
+        help: "scroll the stage log (PgDn to the end follows it again)",
+        hint: None,
+        action: Action::PageUp,
+        matches: |k| k.code == KeyCode::PageUp,
+    },
+    Binding {
+        keys: "",
+        help: "",
+        hint: None,
+        action: Action::PageDown,
+        matches: |k| k.code == KeyCode::PageDown,
+    },
+    Binding {
+        keys: "Esc",
+        help: "clear the filter, the stage selection and the scroll",
+        hint: None,
+        action: Action::Escape,
+        matches: |k: &KeyEvent| k.code == KeyCode::Esc,
+    },
+];
+
+/// The keys valid now.
+pub fn bindings(page: &BakePage, shared: &Shared) -> Vec<Binding<Action>> {
+    TABLE
+        .iter()
+        .filter(|b| valid(page, shared, b.action))
+        .copied()
+        .collect()
+}
+
+fn valid(page: &BakePage, shared: &Shared, action: Action) -> bool {
+    let running = page.running();
+    let shown = page.run.is_some();
+    match action {
+        Action::Start => !running && (shared.demo || !shared.readonly),
+        Action::ToggleFips => !shared.demo,
+        Action::Preflight => !shared.demo && !page.preflight.is_loading(),
+        Action::Cancel => running,
+        Action::Faster | Action::Slower => shared.demo,
+        Action::Up | Action::Down | Action::Top | Action::Bottom => shown,
+        Action::PageUp | Action::PageDown => shown,
+        Action::Escape => page
+            .run
+            .as_ref()
+            .is_some_and(|r| !r.filter.is_empty() || r.selected.is_some() || r.scroll > 0),
+    }
+}

@@ -1,0 +1,148 @@
+//! The command line (clap): global flags and subcommands. Parsing only; `main.rs` dispatches.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// kiln: bake and run RKE2 node images on an airgapped OpenStack.
+#[derive(Debug, Parser)]
+#[command(name = "kiln", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Global options.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do; none starts the console.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options every command takes.
+#[derive(Debug, Clone, Args, Default)]
+pub struct GlobalArgs {
+    /// The clouds.yaml cloud (else OS_CLOUD, else the OS_* variables of a sourced openrc).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub os_cloud: Option<String>,
+    /// Theme: default, light, high-contrast, a name in $XDG_CONFIG_HOME/kiln/themes, or a path.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// No destructive or cloud-changing action (no builds, no deletes).
+    #[arg(long, global = true)]
+    pub readonly: bool,
+    /// Config file (default $XDG_CONFIG_HOME/kiln/config.toml).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Also write kiln's diagnostics to this file (secrets scrubbed).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+}
+
+impl GlobalArgs {
+    /// The settings these flags override (settings know nothing of clap).
+    pub fn overrides(&self) -> crate::settings::Overrides {
+        crate::settings::Overrides {
+            os_cloud: self.os_cloud.clone(),
+            theme: self.theme.clone(),
+            readonly: self.readonly,
+            log_file: self.log_file.clone(),
+        }
+    }
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build an image (the console's Build view; --headless for CI).
+    Build(BuildArgs),
+    /// Check everything a build needs. Exit 0 when nothing fails, 2 otherwise.
+    Preflight(PreflightArgs),
+    /// List past builds (newest first).
+    History(HistoryArgs),
+    /// The console on built-in demo data: no cloud, no packer needed.
+    Demo(DemoArgs),
+}
+
+/// `kiln build`.
+#[derive(Debug, Clone, Args, Default)]
+pub struct BuildArgs {
+    /// No console: plain progress lines (or JSON lines with --json).
+    #[arg(long)]
+    pub headless: bool,
+    /// One JSON object per line on stdout (implies --headless).
+    #[arg(long)]
+    pub json: bool,
+    /// Start without running the preflight checks.
+    #[arg(long)]
+    pub skip_preflight: bool,
+    /// Build the FIPS variant (passes -var fips_enabled=true).
+    #[arg(long)]
+    pub fips: bool,
+    /// Accept that a FIPS build from a non-Ubuntu-Pro image is NOT FIPS-validated.
+    #[arg(long)]
+    pub allow_unvalidated_fips: bool,
+    /// A packer variable, KEY=VALUE (repeatable).
+    #[arg(long = "var", value_name = "K=V", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+    /// A packer variables file (repeatable).
+    #[arg(long = "var-file", value_name = "PATH")]
+    pub var_files: Vec<PathBuf>,
+    /// The Packer template (default stages/rke2-node.pkr.hcl).
+    #[arg(long, value_name = "PATH")]
+    pub template: Option<PathBuf>,
+}
+
+/// `kiln preflight`.
+#[derive(Debug, Clone, Args, Default)]
+pub struct PreflightArgs {
+    /// Also check what a FIPS build needs.
+    #[arg(long)]
+    pub fips: bool,
+    /// Treat a non-Pro source image for FIPS as a warning.
+    #[arg(long)]
+    pub allow_unvalidated_fips: bool,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+    /// A packer variable, KEY=VALUE (repeatable), e.g. source_image_name.
+    #[arg(long = "var", value_name = "K=V", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+    /// The Packer template (default stages/rke2-node.pkr.hcl).
+    #[arg(long, value_name = "PATH")]
+    pub template: Option<PathBuf>,
+}
+
+/// `kiln history`.
+#[derive(Debug, Clone, Args, Default)]
+pub struct HistoryArgs {
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `kiln demo`.
+#[derive(Debug, Clone, Args, Default)]
+pub struct DemoArgs {
+    /// Replay speed factor (1 = real time; default 20). `+`/`-` change it in the console.
+    #[arg(long)]
+    pub speed: Option<f64>,
+    /// Print the demo build's events instead of starting the console (with --json: JSON lines).
+    #[arg(long)]
+    pub headless: bool,
+    /// JSON lines (with --headless).
+    #[arg(long)]
+    pub json: bool,
+    /// Which recorded build to replay headless: success or failed.
+    #[arg(long, default_value = "success")]
+    pub replay: String,
+}
+
+/// Parses `KEY=VALUE`.
+pub fn parse_var(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v))
+            if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+        {
+            Ok((k.to_string(), v.to_string()))
+        }
+        _ => Err(format!("`{s}` is not KEY=VALUE (KEY: letters, digits, _)")),
+    }
+}

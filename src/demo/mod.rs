@@ -1,0 +1,70 @@
+//! `kiln demo`: kiln on built-in data, no cloud and no packer. The Build view replays the demo's
+//! own recorded builds (`transcripts/`: a success and a failure, recorded with packer 1.6.6 and
+//! given the openstack builder's launch and snapshot lines; see tests/data/packer/README.md).
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+
+use crate::bake::plan::{PIPELINE_SCRIPTS, StagePlan};
+use crate::bake::record::FipsRecord;
+use crate::bake::replay::{Speed, Transcript};
+use crate::bake::request::{BuildChoices, prepare};
+use crate::bake::session::{self, BuildRequest};
+use crate::cli::DemoArgs;
+use crate::cli::events::EventPrinter;
+use crate::clock::{Clock, SystemClock};
+use crate::settings::Settings;
+
+const SUCCESS: &str = include_str!("transcripts/success.log");
+const FAILED: &str = include_str!("transcripts/failed.log");
+
+/// The recorded builds, in the order the demo plays them.
+pub fn transcripts() -> Vec<Transcript> {
+    vec![
+        Transcript::new("success", SUCCESS, 0),
+        Transcript::new("failed", FAILED, 1),
+    ]
+}
+
+/// A build that replays `transcript` at `speed`. Nothing is recorded on disk.
+pub fn request(
+    transcript: Transcript,
+    speed: Speed,
+    settings: &Settings,
+    clock: &dyn Clock,
+) -> BuildRequest {
+    let mut request = prepare(settings, &BuildChoices::default(), clock.now()).into_request(
+        settings,
+        FipsRecord::default(),
+        false,
+    );
+    request.plan = StagePlan::new(PIPELINE_SCRIPTS);
+    request.replay = Some((transcript, speed));
+    request
+}
+
+/// `kiln demo --headless [--json]`: one recorded build's events, printed.
+pub async fn run_headless(settings: &Settings, args: &DemoArgs) -> Result<i32> {
+    let transcript = transcripts()
+        .into_iter()
+        .find(|t| t.name == args.replay)
+        .with_context(|| {
+            format!(
+                "no recorded build `{}` (there are: success, failed)",
+                args.replay
+            )
+        })?;
+    let speed = Speed::new(args.speed.unwrap_or(settings.demo_speed));
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let req = request(transcript, speed, settings, clock.as_ref());
+    // A closed stdout (piped into `head`) just ends the output.
+    let mut printer = EventPrinter::new(
+        std::io::BufWriter::new(std::io::stdout()),
+        args.json,
+        &req.plan,
+    );
+    let (_tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let outcome = session::run(req, clock, rx, |_| {}, &mut printer).await?;
+    Ok(outcome.status.exit_code())
+}

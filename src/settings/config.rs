@@ -1,0 +1,183 @@
+//! The config file, `$XDG_CONFIG_HOME/kiln/config.toml`. Every key is optional; an unknown key or
+//! a bad value is an error naming the file, line and key.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// config.toml. Each key is documented in the README.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The Packer template (default `stages/rke2-node.pkr.hcl`).
+    pub template: Option<PathBuf>,
+    /// The packer executable (default `packer` on PATH).
+    pub packer: Option<PathBuf>,
+    /// The offline artifacts directory (default `files`).
+    pub files_dir: Option<PathBuf>,
+    /// Theme name or path (default `default`).
+    pub theme: Option<String>,
+    /// The clouds.yaml cloud to use (like --os-cloud).
+    pub os_cloud: Option<String>,
+    /// Start read-only (like --readonly).
+    pub readonly: Option<bool>,
+    /// Also write diagnostics to this file (like --log-file).
+    pub log_file: Option<PathBuf>,
+    /// Seconds packer may clean up after an interrupt when kiln quits (default 120).
+    pub cleanup_grace_seconds: Option<u64>,
+    /// Seconds to wait for Keystone/Glance in preflight (default 10).
+    pub cloud_timeout_seconds: Option<u64>,
+    /// Demo replay speed factor (default 20).
+    pub demo_speed: Option<f64>,
+    /// Default `-var` values for builds.
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+    /// Default `-var-file` paths for builds.
+    #[serde(default)]
+    pub var_files: Vec<PathBuf>,
+    /// Log level per target for the Log tab and --log-file (`kiln = "debug"`, `russh = "warn"`).
+    #[serde(default)]
+    pub log_levels: BTreeMap<String, LogLevel>,
+}
+
+/// A log level name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Nothing.
+    Off,
+    /// Errors.
+    Error,
+    /// Warnings and up.
+    Warn,
+    /// Info and up.
+    Info,
+    /// Debug and up.
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+impl From<LogLevel> for log::LevelFilter {
+    fn from(l: LogLevel) -> Self {
+        match l {
+            LogLevel::Off => log::LevelFilter::Off,
+            LogLevel::Error => log::LevelFilter::Error,
+            LogLevel::Warn => log::LevelFilter::Warn,
+            LogLevel::Info => log::LevelFilter::Info,
+            LogLevel::Debug => log::LevelFilter::Debug,
+            LogLevel::Trace => log::LevelFilter::Trace,
+        }
+    }
+}
+
+/// A config file that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// It could not be read.
+    #[error("config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// It is not valid.
+    #[error("config file {path}, line {line}, key `{key}`: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// The key at fault (or the text there).
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Loads a config file. A missing file at the default location is an empty config; a missing
+    /// file given explicitly is an error.
+    pub fn load(path: &Path, explicit: bool) -> Result<Config, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(&text, path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                Ok(Config::default())
+            }
+            Err(source) => Err(ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    /// Parses config text; `path` is only for messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|e| {
+            let (line, key) = match e.span() {
+                Some(span) => super::toml_error::locate(text, span.start),
+                None => (1, String::new()),
+            };
+            ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                key,
+                message: e.message().to_string(),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_parses() {
+        let c = Config::parse(
+            "template = \"t.pkr.hcl\"\npacker = \"/usr/bin/packer\"\nfiles_dir = \"files\"\ntheme = \"light\"\nos_cloud = \"vitroai\"\nreadonly = true\nlog_file = \"/tmp/k.log\"\ncleanup_grace_seconds = 30\ncloud_timeout_seconds = 5\ndemo_speed = 50.0\nvar_files = [\"a.pkrvars.hcl\"]\n[vars]\nk8s_version = \"v1.29.9+rke2r1\"\n[log_levels]\nrussh = \"warn\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.readonly, Some(true));
+        assert_eq!(c.vars["k8s_version"], "v1.29.9+rke2r1");
+        assert_eq!(c.log_levels["russh"], LogLevel::Warn);
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let err = Config::parse(
+            "theme = \"light\"\n\ntemplte = \"x\"\n",
+            Path::new("/etc/kiln.toml"),
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("/etc/kiln.toml"), "{msg}");
+        assert!(msg.contains("line 3"), "{msg}");
+        assert!(msg.contains("`templte`"), "{msg}");
+    }
+
+    #[test]
+    fn bad_value_names_the_key() {
+        let err = Config::parse("readonly = \"yes\"\n", Path::new("c.toml")).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("line 1") && msg.contains("`readonly`"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn missing_default_file_is_empty_but_explicit_is_an_error() {
+        let p = Path::new("/nonexistent/kiln/config.toml");
+        assert_eq!(Config::load(p, false).unwrap(), Config::default());
+        assert!(
+            Config::load(p, true)
+                .unwrap_err()
+                .to_string()
+                .contains("/nonexistent/kiln/config.toml")
+        );
+    }
+}
