@@ -21,7 +21,7 @@ use anyhow::{Context, Result};
 use tokio::sync::mpsc;
 
 use crate::bake::replay::Speed;
-use crate::bake::request::{BuildChoices, prepare};
+use crate::bake::request::prepare;
 use crate::cli::{BuildArgs, DemoArgs};
 use crate::clock::Clock;
 use crate::settings::Settings;
@@ -127,13 +127,7 @@ pub async fn run_console(
 }
 
 fn form_from(settings: &Settings, args: &BuildArgs, clock: &dyn Clock) -> Form {
-    let choices = BuildChoices {
-        vars: args.vars.clone(),
-        var_files: args.var_files.clone(),
-        fips: args.fips,
-        template: args.template.clone(),
-    };
-    let p = prepare(settings, &choices, clock.now());
+    let p = prepare(settings, &args.choices(), clock.now());
     Form {
         vars: p
             .invocation

@@ -90,6 +90,18 @@ pub struct BuildArgs {
     pub template: Option<PathBuf>,
 }
 
+impl BuildArgs {
+    /// The build these flags ask for.
+    pub fn choices(&self) -> crate::bake::request::BuildChoices {
+        crate::bake::request::BuildChoices {
+            vars: self.vars.clone(),
+            var_files: self.var_files.clone(),
+            fips: self.fips,
+            template: self.template.clone(),
+        }
+    }
+}
+
 /// `kiln preflight`.
 #[derive(Debug, Clone, Args, Default)]
 pub struct PreflightArgs {

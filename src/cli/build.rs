@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use tokio::sync::mpsc;
 
 use crate::bake::fips::FIPS_EXPLANATION;
-use crate::bake::request::{BuildChoices, prepare};
+use crate::bake::request::prepare;
 use crate::bake::session;
 use crate::bake::start::{StartDecision, decide};
 use crate::clock::Clock;
@@ -24,13 +24,7 @@ pub async fn run(settings: &Settings, args: &BuildArgs, clock: Arc<dyn Clock>) -
     if settings.readonly {
         bail!("--readonly: starting a build is disabled (it creates a server and an image)");
     }
-    let choices = BuildChoices {
-        vars: args.vars.clone(),
-        var_files: args.var_files.clone(),
-        fips: args.fips,
-        template: args.template.clone(),
-    };
-    let prepared = prepare(settings, &choices, clock.now());
+    let prepared = prepare(settings, &args.choices(), clock.now());
     // In JSON mode stdout carries only events: the checklist and FIPS messages go to stderr.
     let mut notes: Box<dyn Write> = if args.json {
         Box::new(std::io::stderr())
