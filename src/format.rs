@@ -16,8 +16,58 @@ pub fn duration(seconds: f64) -> String {
     }
 }
 
+/// Text safe to print on a terminal: escape sequences (colours, cursor moves, window titles)
+/// and other control characters removed, tabs kept. No copy when there is nothing to remove.
+pub fn plain(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\t') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => match chars.next() {
+                // CSI: parameters and intermediates, then one final byte.
+                Some('[') => {
+                    for c in chars.by_ref() {
+                        if ('\u{40}'..='\u{7e}').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                // OSC (a title, a hyperlink): up to BEL or ESC \.
+                Some(']') => {
+                    while let Some(c) = chars.next() {
+                        if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
+                            break;
+                        }
+                    }
+                }
+                _ => {}
+            },
+            '\t' => out.push(c),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn terminal_escapes_and_controls_are_removed() {
+        assert_eq!(
+            super::plain("\u{1b}[31mred\u{1b}[0m\ttab\u{7}\u{1b}]0;title\u{7}end\r"),
+            "red\ttabend"
+        );
+        assert_eq!(super::plain("\u{1b}]8;;http://x\u{1b}\\link"), "link");
+        assert!(matches!(
+            super::plain("plain"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
+
     #[test]
     fn durations() {
         assert_eq!(super::duration(42.04), "42.0s");

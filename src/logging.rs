@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use log::{LevelFilter, Log, Metadata, Record};
 
-use crate::secrets::scrub;
+use crate::secrets::Secrets;
 
 /// Environment variables whose values are secrets.
 pub const SECRET_ENV: &[&str] = &[
@@ -25,7 +25,7 @@ pub const SECRET_ENV: &[&str] = &[
 struct KilnLogger {
     levels: RwLock<BTreeMap<String, LevelFilter>>,
     default: LevelFilter,
-    secrets: RwLock<Vec<String>>,
+    secrets: RwLock<Secrets>,
 }
 
 static LOGGER: OnceLock<&'static KilnLogger> = OnceLock::new();
@@ -56,7 +56,7 @@ impl Log for KilnLogger {
         }
         let text = record.args().to_string();
         let clean = match self.secrets.read() {
-            Ok(secrets) => scrub(&text, &secrets),
+            Ok(secrets) => secrets.scrub(&text).into_owned(),
             Err(_) => return,
         };
         tui_logger::Drain::new().log(
@@ -87,7 +87,7 @@ pub fn init(
         let logger: &'static KilnLogger = Box::leak(Box::new(KilnLogger {
             levels: RwLock::new(base),
             default: LevelFilter::Warn,
-            secrets: RwLock::new(Vec::new()),
+            secrets: RwLock::new(Secrets::default()),
         }));
         if log::set_logger(logger).is_ok() {
             log::set_max_level(LevelFilter::Trace);
@@ -168,9 +168,7 @@ pub fn flush() {
 pub fn add_secret(value: &str) {
     if let Some(logger) = LOGGER.get()
         && let Ok(mut s) = logger.secrets.write()
-        && !value.is_empty()
-        && !s.iter().any(|x| x == value)
     {
-        s.push(value.to_string());
+        s.add(value);
     }
 }

@@ -174,6 +174,7 @@ fn history_keys_move_sort_and_reload() {
             std::path::Path::new("t"),
             &[],
             FipsRecord::default(),
+            &kiln::secrets::Secrets::default(),
         );
         r.seconds = Some(100.0 * (5 - i) as f64);
         entries.push(Ok((std::path::PathBuf::from(format!("/b/{i}")), r)));
@@ -280,6 +281,7 @@ fn every_action_of_every_view_is_in_its_help() {
         std::path::Path::new("t"),
         &[],
         FipsRecord::default(),
+        &kiln::secrets::Secrets::default(),
     );
     h.on_event(history::Event::Loaded(Ok((vec![Ok(("/b".into(), rec))], None))).into());
     h.views.history.set_filter("run".into());

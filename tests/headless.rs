@@ -4,73 +4,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::Output;
 
+use common::fake::{Env, events_of, json_lines};
 use common::*;
 use serde_json::Value;
-
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    /// A home with a fake packer that replays `transcript` and exits with its recorded code.
-    fn new(transcript_name: &str) -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let bin = dir.path().join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        let (_, exit) = transcript(transcript_name);
-        let log = transcript_path(transcript_name, "log");
-        let script = format!(
-            "#!/bin/sh\nif [ \"$1\" = version ]; then echo 'Packer v1.6.6'; exit 0; fi\nprintf '%s\\n' \"$@\" > '{args}'\ncat '{log}'\nexit {exit}\n",
-            args = dir.path().join("packer-args").display(),
-            log = log.display(),
-        );
-        let packer = bin.join("packer");
-        std::fs::write(&packer, script).unwrap();
-        std::fs::set_permissions(&packer, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
-        Env { dir }
-    }
-
-    fn home(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let path = format!(
-            "{}:{}",
-            self.home().join("bin").display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        kiln(self.home())
-            .env("PATH", path)
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn packer_args(&self) -> Option<Vec<String>> {
-        std::fs::read_to_string(self.home().join("packer-args"))
-            .ok()
-            .map(|s| s.lines().map(str::to_string).collect())
-    }
-
-    fn build_json(&self) -> Value {
-        record_json(self.home())
-    }
-}
-
-fn json_lines(out: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
-        .collect()
-}
-
-fn events_of<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
-    events.iter().filter(|e| e["event"] == kind).collect()
-}
 
 #[test]
 fn json_events_of_a_successful_build() {
@@ -442,67 +379,5 @@ fn missing_packer_is_a_clear_error() {
     assert!(
         err.contains("could not start `packer`") && err.contains("PATH"),
         "{err}"
-    );
-}
-
-#[test]
-fn secrets_never_reach_output_records_or_the_log_file() {
-    let env = Env::new("demo-success");
-    // A packer that leaks the Ubuntu Pro token it was given into its output.
-    let leaky = "#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in ubuntu_pro_token=*) tok=\"${a#*=}\";; esac; done\n\
-        echo \"1,,ui,say,==> openstack.rke2: Provisioning with shell script: stages/04-harden.sh\"\n\
-        echo \"2,,ui,message,    openstack.rke2: attaching with token $tok and $OS_PASSWORD\"\nexit 0\n";
-    std::fs::write(env.home().join("bin/packer"), leaky).unwrap();
-    let log_file = env.home().join("kiln.log");
-    let path = format!(
-        "{}:{}",
-        env.home().join("bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let out = kiln(env.home())
-        .env("PATH", path)
-        .env("OS_PASSWORD", "hunter2-password")
-        .args([
-            "--log-file",
-            log_file.to_str().unwrap(),
-            "build",
-            "--headless",
-            "--json",
-            "--skip-preflight",
-        ])
-        .args(["--var", "ubuntu_pro_token=C1secretPROtoken"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("attaching with token <redacted> and <redacted>"),
-        "{stdout}"
-    );
-    let dir = record_dir(env.home());
-    let files = [
-        std::fs::read_to_string(dir.join("packer.log")).unwrap(),
-        std::fs::read_to_string(dir.join("build.json")).unwrap(),
-        std::fs::read_to_string(&log_file).unwrap_or_default(),
-        stdout.to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    ];
-    for f in &files {
-        assert!(
-            !f.contains("C1secretPROtoken") && !f.contains("hunter2-password"),
-            "secret leaked: {f}"
-        );
-    }
-    assert!(files[1].contains("\"ubuntu_pro_token\": \"<redacted>\""));
-    // The log file got kiln's diagnostics (the packer invocation, redacted).
-    assert!(
-        files[2].contains("ubuntu_pro_token=<redacted>"),
-        "log file: {}",
-        files[2]
     );
 }

@@ -249,6 +249,7 @@ fn record(minutes: i64, result: RecordResult, image: &str, fips: bool) -> histor
             acknowledged_unvalidated: fips,
             reason: None,
         },
+        &kiln::secrets::Secrets::default(),
     );
     r.result = result;
     r.seconds = Some(700.0 + minutes as f64);

@@ -38,8 +38,10 @@ pub enum StageStatus {
     Running,
     /// Finished without error.
     Ok,
-    /// Failed, or was interrupted by a cancel.
+    /// Failed.
     Failed,
+    /// Interrupted by a cancel.
+    Cancelled,
     /// Never ran because the build ended first (or the builder has no such step).
     Skipped,
 }
@@ -52,6 +54,7 @@ impl StageStatus {
             StageStatus::Running => "running",
             StageStatus::Ok => "ok",
             StageStatus::Failed => "failed",
+            StageStatus::Cancelled => "cancelled",
             StageStatus::Skipped => "skipped",
         }
     }
@@ -102,6 +105,8 @@ pub struct BuildOutcome {
     pub failed_stage: Option<StageId>,
     /// The lines that explain a failure: the failed stage's last errors and packer's error report.
     pub explanation: Vec<String>,
+    /// The first line of what went wrong (None on success).
+    pub error: Option<String>,
     /// Wall time of the whole build.
     pub seconds: f64,
 }
@@ -194,6 +199,7 @@ impl BuildEvent {
                 "image_id": outcome.image_id,
                 "image_name": outcome.image_name,
                 "failed_stage": outcome.failed_stage.map(stage_name),
+                "error": outcome.error,
                 "seconds": round_ms(outcome.seconds),
             }),
             BuildEvent::StageAdded { .. } | BuildEvent::ImageName(_) | BuildEvent::ImageId(_) => {

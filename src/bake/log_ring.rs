@@ -1,4 +1,5 @@
-//! A bounded ring of log lines: memory stays flat however long a build runs.
+//! A bounded ring of log lines: memory stays flat however long a build runs. A build's stages
+//! each have one; the build state also bounds their total (see `state.rs`).
 
 use std::collections::VecDeque;
 
@@ -22,6 +23,7 @@ pub struct LogRing {
     lines: VecDeque<LogLine>,
     capacity: usize,
     dropped: u64,
+    bytes: usize,
 }
 
 impl LogRing {
@@ -31,6 +33,7 @@ impl LogRing {
             lines: VecDeque::new(),
             capacity: capacity.max(1),
             dropped: 0,
+            bytes: 0,
         }
     }
 
@@ -45,10 +48,27 @@ impl LogRing {
             text.push('…');
         }
         if self.lines.len() == self.capacity {
-            self.lines.pop_front();
-            self.dropped += 1;
+            self.pop_oldest();
         }
+        self.bytes += text.len();
         self.lines.push_back(LogLine { stream, text });
+    }
+
+    /// Drops the oldest line; returns its size in bytes (0 when empty).
+    pub fn pop_oldest(&mut self) -> usize {
+        match self.lines.pop_front() {
+            Some(l) => {
+                self.dropped += 1;
+                self.bytes -= l.text.len();
+                l.text.len()
+            }
+            None => 0,
+        }
+    }
+
+    /// Bytes of text held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// The lines held, oldest first.

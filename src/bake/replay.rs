@@ -120,14 +120,18 @@ pub fn start(transcript: Transcript, speed: Speed) -> (mpsc::Receiver<PackerOutp
                             format!("{ts},,ui,error,Cancelling build after receiving interrupt"),
                             format!("{ts},,ui,say,Cleanly cancelled builds after being interrupted."),
                         ] {
-                            let _ = tx.send(PackerOutput::Stdout(l)).await;
+                            let _ = tx.send(PackerOutput::Stdout(l.into_bytes())).await;
                         }
                         let _ = tx.send(PackerOutput::Exited(Some(1))).await;
                         return;
                     }
                 }
             }
-            if tx.send(PackerOutput::Stdout(line)).await.is_err() {
+            if tx
+                .send(PackerOutput::Stdout(line.into_bytes()))
+                .await
+                .is_err()
+            {
                 return;
             }
         }

@@ -63,7 +63,7 @@ pub struct Prepared {
     /// FIPS requested.
     pub fips: bool,
     /// Secret values to scrub from every line.
-    pub secrets: Vec<String>,
+    pub secrets: crate::secrets::Secrets,
     /// When the build was prepared (names the image and the record).
     pub at: DateTime<Utc>,
 }
@@ -146,6 +146,7 @@ impl Prepared {
                     &self.invocation.template,
                     &self.invocation.vars,
                     fips,
+                    &self.secrets,
                 ),
                 self.expected_image.clone(),
             )
@@ -162,22 +163,21 @@ impl Prepared {
     }
 }
 
-/// Values that must never be shown: secret-named vars and the secret OS_* / Pro variables.
-/// They are also registered with the logger's scrubber.
-pub fn secret_values(vars: &[(String, String)]) -> Vec<String> {
-    let mut out: Vec<String> = vars
+/// Values that must never be shown: secret-named vars and the secret OS_* / Pro variables of
+/// kiln's environment. They are also registered with the logger's scrubber.
+pub fn secret_values(vars: &[(String, String)]) -> crate::secrets::Secrets {
+    let values: Vec<String> = vars
         .iter()
-        .filter(|(k, v)| crate::secrets::is_secret_name(k) && !v.is_empty())
+        .filter(|(k, _)| crate::secrets::is_secret_name(k))
         .map(|(_, v)| v.clone())
+        .chain(
+            crate::logging::SECRET_ENV
+                .iter()
+                .filter_map(|k| std::env::var(k).ok()),
+        )
         .collect();
-    out.extend(
-        crate::logging::SECRET_ENV
-            .iter()
-            .filter_map(|k| std::env::var(k).ok())
-            .filter(|v| !v.is_empty()),
-    );
-    for s in &out {
+    for s in &values {
         crate::logging::add_secret(s);
     }
-    out
+    crate::secrets::Secrets::new(values)
 }

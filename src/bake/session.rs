@@ -13,13 +13,17 @@ use tokio::sync::mpsc;
 use super::events::{BuildEvent, BuildOutcome};
 use super::plan::StagePlan;
 use super::record::{BuildRecord, RecordError, RecordStore, RecordTask};
-use super::router::StageRouter;
+use super::router::{Ending, StageRouter};
 use super::runner::{self, GroupHandle, PackerInvocation, PackerOutput, RunnerError};
 use super::state::BuildState;
 use crate::clock::Clock;
 
 /// Most lines handled before the sink sees a batch (keeps a flood from starving the UI).
 const MAX_BATCH: usize = 2048;
+/// How long packer has after SIGTERM before its group is killed.
+const TERM_GRACE: Duration = Duration::from_secs(5);
+/// Warnings about the build record start with this (the console and the CLI tell them apart).
+pub const RECORD_WARNING: &str = "build record:";
 
 /// What the operator can ask of a running build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +57,7 @@ pub struct BuildRequest {
     pub cleanup_grace: Duration,
     /// Secret values (Ubuntu Pro token, passwords) to scrub from every line before it is shown,
     /// logged or written to packer.log.
-    pub secrets: Vec<String>,
+    pub secrets: crate::secrets::Secrets,
     /// Replay this transcript instead of running packer (the demo).
     pub replay: Option<(super::replay::Transcript, super::replay::Speed)>,
 }
@@ -138,33 +142,39 @@ pub async fn run<S: Sink>(
         }
     };
     if let Producer::Packer(g) = &producer {
-        log::info!(target: "kiln::build", "packer started, process group {}: {} {}", g.pgid(), request.invocation.program.display(), request.invocation.shown_args().join(" "));
+        log::info!(target: "kiln::build", "packer started, process group {}: {} {}", g.pgid(), request.invocation.program.display(), request.invocation.args().join(" "));
     }
     on_start(Started {
         producer: producer.clone(),
         record_dir: writer.as_ref().map(|(w, _)| w.dir().to_path_buf()),
     });
 
-    let mut raw: Vec<String> = Vec::with_capacity(MAX_BATCH);
+    let mut raw: Vec<Vec<u8>> = Vec::with_capacity(MAX_BATCH);
     let mut cancel_requested = false;
+    let mut escalated = false;
     let mut control_open = true;
-    let mut deadline: Option<(tokio::time::Instant, u8)> = None;
+    let mut deadline: Option<(tokio::time::Instant, Step)> = None;
 
     let outcome = loop {
         let sleep_until = deadline.map(|(d, _)| d);
         tokio::select! {
             biased;
             ctl = control.recv(), if control_open => match ctl {
-                Some(Control::Cancel) if !cancel_requested => {
+                // First cancel: packer cleans up, for at most the grace time.
+                Some(Control::Cancel | Control::Abandon) if !cancel_requested => {
                     cancel_requested = true;
                     producer.interrupt();
+                    deadline = Some((tokio::time::Instant::now() + request.cleanup_grace, Step::Terminate));
                 }
-                Some(Control::Cancel | Control::Escalate) => producer.terminate(),
-                Some(Control::Abandon) => {
+                // Asked again: SIGTERM now, SIGKILL if that is ignored too.
+                Some(Control::Cancel | Control::Escalate) => {
                     cancel_requested = true;
-                    producer.interrupt();
-                    deadline = Some((tokio::time::Instant::now() + request.cleanup_grace, 0));
+                    escalated = true;
+                    log::warn!(target: "kiln::build", "cancel escalated: SIGTERM to packer's group");
+                    producer.terminate();
+                    deadline = Some((tokio::time::Instant::now() + TERM_GRACE, Step::Kill));
                 }
+                Some(Control::Abandon) => {}
                 None => control_open = false,
             },
             Some(e) = recv_or_never(&mut record_errors) => {
@@ -172,16 +182,19 @@ pub async fn run<S: Sink>(
                 sink.deliver(std::mem::take(&mut events)).await;
             }
             () = sleep_or_never(sleep_until) => {
-                if let Some((_, step)) = deadline {
-                    if step == 0 {
+                escalated = true;
+                match deadline.map(|(_, step)| step) {
+                    Some(Step::Terminate) => {
                         log::warn!(target: "kiln::build", "packer still cleaning up after {:?}: SIGTERM", request.cleanup_grace);
                         producer.terminate();
-                        deadline = Some((tokio::time::Instant::now() + Duration::from_secs(5), 1));
-                    } else {
+                        deadline = Some((tokio::time::Instant::now() + TERM_GRACE, Step::Kill));
+                    }
+                    Some(Step::Kill) => {
                         log::error!(target: "kiln::build", "packer did not stop: SIGKILL to its group");
                         producer.kill();
                         deadline = None;
                     }
+                    None => {}
                 }
             },
             first = rx.recv() => {
@@ -191,15 +204,15 @@ pub async fn run<S: Sink>(
                 while let Some(output) = next.take() {
                     let now = clock.now();
                     match output {
-                        PackerOutput::Stdout(line) => {
-                            let line = scrubbed(line, &request.secrets);
-                            router.route_stdout(&line, now, &mut events);
-                            raw.push(line);
+                        PackerOutput::Stdout(bytes) => {
+                            let bytes = request.secrets.scrub_bytes(&bytes).into_owned();
+                            router.route_stdout(&shown(&bytes, &request.secrets), now, &mut events);
+                            raw.push(bytes);
                         }
-                        PackerOutput::Stderr(line) => {
-                            let line = scrubbed(line, &request.secrets);
-                            router.route_stderr(&line, now, &mut events);
-                            raw.push(line);
+                        PackerOutput::Stderr(bytes) => {
+                            let bytes = request.secrets.scrub_bytes(&bytes).into_owned();
+                            router.route_stderr(&shown(&bytes, &request.secrets), now, &mut events);
+                            raw.push(bytes);
                         }
                         PackerOutput::Exited(code) => exit = Some(code),
                     }
@@ -213,8 +226,9 @@ pub async fn run<S: Sink>(
                     // The channel closed without an exit report (the pump died): treat as killed.
                     exit = Some(None);
                 }
-                let finished = exit.map(|code| {
-                    router.finish(code, cancel_requested, clock.now(), &mut events)
+                let finished = exit.map(|exit_code| {
+                    let ending = Ending { exit_code, cancel_requested, escalated };
+                    router.finish(ending, clock.now(), &mut events)
                 });
                 for e in &events {
                     state.apply(e);
@@ -284,17 +298,24 @@ fn record_warning(router: &StageRouter, e: &RecordError, events: &mut Vec<BuildE
     log::error!(target: "kiln::build", "{e}");
     events.push(BuildEvent::Warning {
         stage: router.current().unwrap_or(0),
-        message: format!("build record: {e} (the build goes on; its record may be incomplete)"),
+        message: format!("{RECORD_WARNING} {e} (the build goes on; its record may be incomplete)"),
     });
 }
 
-/// The line with every known secret value replaced (no copy when there are none).
-fn scrubbed(line: String, secrets: &[String]) -> String {
-    if secrets.is_empty() {
-        line
-    } else {
-        crate::secrets::scrub(&line, secrets)
-    }
+/// A line as text, scrubbed again after decoding (the bytes were scrubbed already; decoding
+/// cannot make a secret appear, this only guards the invariant cheaply).
+fn shown(bytes: &[u8], secrets: &crate::secrets::Secrets) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    secrets.scrub(&text).into_owned()
+}
+
+/// The next escalation step when a deadline passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// SIGTERM to the group.
+    Terminate,
+    /// SIGKILL to the group.
+    Kill,
 }
 
 fn signal_logged(result: Result<(), RunnerError>) {

@@ -3,13 +3,17 @@
 
 use chrono::{DateTime, Utc};
 
-use super::events::{BuildEvent, BuildOutcome, StageId, StageStatus, Stream};
+use super::events::{BuildEvent, BuildOutcome, StageId, StageStatus};
 use super::plan::StagePlan;
 use crate::bake::log_ring::LogRing;
 use crate::clock::seconds_between;
 
 /// Lines kept in memory per stage.
 pub const STAGE_LOG_LINES: usize = 2000;
+/// Lines kept in memory for the whole build (100 stages cannot hold 100 x 2000).
+pub const BUILD_LOG_LINES: usize = 20_000;
+/// Bytes of log text kept in memory for the whole build.
+pub const BUILD_LOG_BYTES: usize = 16 << 20;
 
 /// The latest `kiln:progress` of a stage.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +39,7 @@ pub struct StageView {
     pub seconds: Option<f64>,
     /// The latest progress report.
     pub progress: Option<Progress>,
-    /// `kiln:warn` lines plus stderr lines.
+    /// `kiln:warn` lines and packer's own warnings (the JSON `warning` events).
     pub warnings: u32,
     /// The stage's last lines.
     pub log: LogRing,
@@ -82,6 +86,10 @@ pub struct BuildState {
     pub active: Option<StageId>,
     /// Whether log lines are kept (the session's own summary state keeps none).
     keep_logs: bool,
+    /// Log lines held across stages.
+    held_lines: usize,
+    /// Log bytes held across stages.
+    held_bytes: usize,
 }
 
 impl BuildState {
@@ -99,6 +107,8 @@ impl BuildState {
             lines: 0,
             active: None,
             keep_logs: true,
+            held_lines: 0,
+            held_bytes: 0,
         }
     }
 
@@ -136,13 +146,14 @@ impl BuildState {
                 line,
             } => {
                 self.lines += 1;
-                if let Some(s) = self.stages.get_mut(*stage) {
-                    if *stream == Stream::Err {
-                        s.warnings += 1;
-                    }
-                    if self.keep_logs {
-                        s.log.push(*stream, line.clone());
-                    }
+                if self.keep_logs
+                    && let Some(s) = self.stages.get_mut(*stage)
+                {
+                    let (lines, bytes) = (s.log.len(), s.log.bytes());
+                    s.log.push(*stream, line.clone());
+                    self.held_lines = self.held_lines + s.log.len() - lines;
+                    self.held_bytes = self.held_bytes + s.log.bytes() - bytes;
+                    self.enforce_budget();
                 }
             }
             BuildEvent::Progress {
@@ -188,6 +199,25 @@ impl BuildState {
         }
     }
 
+    /// Drops the oldest lines of the stage holding most until the build is within its budget.
+    fn enforce_budget(&mut self) {
+        while self.held_lines > BUILD_LOG_LINES || self.held_bytes > BUILD_LOG_BYTES {
+            let Some(fattest) = self.stages.iter_mut().max_by_key(|s| s.log.len()) else {
+                return;
+            };
+            if fattest.log.is_empty() {
+                return;
+            }
+            self.held_bytes -= fattest.log.pop_oldest();
+            self.held_lines -= 1;
+        }
+    }
+
+    /// Log lines held in memory, across stages.
+    pub fn held_lines(&self) -> usize {
+        self.held_lines
+    }
+
     /// Whole-build elapsed seconds at `now` (final once finished).
     pub fn elapsed(&self, now: DateTime<Utc>) -> f64 {
         self.outcome
@@ -198,5 +228,55 @@ impl BuildState {
     /// True while the build has not ended.
     pub fn is_running(&self) -> bool {
         self.outcome.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bake::events::Stream;
+    use crate::bake::plan::StagePlan;
+
+    #[test]
+    fn many_stages_share_one_budget_and_the_fattest_gives_way() {
+        let scripts: Vec<String> = (0..100).map(|i| format!("{i:03}-stage.sh")).collect();
+        let plan = StagePlan::new(&scripts);
+        let mut state = BuildState::new(&plan, chrono::Utc::now());
+        for id in 0..plan.len() {
+            for n in 0..STAGE_LOG_LINES {
+                state.apply(&BuildEvent::Log {
+                    stage: id,
+                    stream: Stream::Out,
+                    line: format!("stage {id} line {n}"),
+                });
+            }
+        }
+        assert_eq!(state.held_lines(), BUILD_LOG_LINES);
+        let held: usize = state.stages.iter().map(|s| s.log.len()).sum();
+        assert_eq!(held, BUILD_LOG_LINES, "the counter matches the rings");
+        // The last stage to log keeps its newest lines.
+        let last = state.stages.last().unwrap();
+        assert!(
+            last.log
+                .iter()
+                .last()
+                .unwrap()
+                .text
+                .ends_with(&format!("line {}", STAGE_LOG_LINES - 1))
+        );
+    }
+
+    #[test]
+    fn a_summary_state_keeps_timing_but_no_lines() {
+        let plan = StagePlan::new(&["a.sh"]);
+        let mut state = BuildState::summary(&plan, chrono::Utc::now());
+        state.apply(&BuildEvent::Log {
+            stage: 2,
+            stream: Stream::Err,
+            line: "x".into(),
+        });
+        assert_eq!(state.held_lines(), 0);
+        assert_eq!(state.lines, 1);
+        assert_eq!(state.stages[2].warnings, 0, "stderr is not a warning");
     }
 }

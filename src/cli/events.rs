@@ -1,11 +1,17 @@
 //! Headless build output for CI and cron: events as plain progress lines or JSON lines (one
-//! object a line). The printer keeps only the stage names, never a copy of the log.
+//! object a line). The printer keeps only the stage names, never a copy of the log. Every run
+//! ends with one `build_finished`, also when the build never started (preflight, FIPS, packer
+//! missing). Plain output is stripped of terminal escapes and prints each progress and warning
+//! once.
 
 use std::io::Write;
 
 use crate::bake::events::{BuildEvent, StageStatus, Stream};
 use crate::bake::plan::StagePlan;
-use crate::bake::session::Sink;
+use crate::bake::preflight::PreflightReport;
+use crate::bake::script_output::{ScriptLine, classify};
+use crate::bake::session::{RECORD_WARNING, Sink};
+use crate::format::plain;
 
 /// Prints build events as they come.
 pub struct EventPrinter<W: Write> {
@@ -43,6 +49,13 @@ impl<W: Write> EventPrinter<W> {
                 if let Some(v) = e.to_json(&name) {
                     writeln!(self.out, "{v}")?;
                 }
+                // A record that cannot be written is told on stderr too: stdout may be a pipe
+                // that nobody reads until the end.
+                if let BuildEvent::Warning { message, .. } = e
+                    && message.starts_with(RECORD_WARNING)
+                {
+                    eprintln!("kiln: warning: {}", plain(message));
+                }
                 continue;
             }
             match e {
@@ -71,8 +84,11 @@ impl<W: Write> EventPrinter<W> {
                     stream,
                     line,
                 } => {
-                    let tag = if *stream == Stream::Err { "!" } else { " " };
-                    writeln!(self.out, "  {}{tag} {line}", name(*stage))?;
+                    // `kiln:progress` and `kiln:warn` lines print once, as progress / WARNING.
+                    if classify(line) == ScriptLine::Plain {
+                        let tag = if *stream == Stream::Err { "!" } else { " " };
+                        writeln!(self.out, "  {}{tag} {}", name(*stage), plain(line))?;
+                    }
                 }
                 BuildEvent::Progress {
                     stage,
@@ -82,32 +98,67 @@ impl<W: Write> EventPrinter<W> {
                 } => {
                     writeln!(
                         self.out,
-                        "  {} progress {done}/{total} {label}",
-                        name(*stage)
+                        "  {} progress {done}/{total} {}",
+                        name(*stage),
+                        plain(label)
                     )?;
                 }
                 BuildEvent::Warning { stage, message } => {
-                    writeln!(self.out, "  {} WARNING {message}", name(*stage))?;
+                    writeln!(self.out, "  {} WARNING {}", name(*stage), plain(message))?;
                 }
                 BuildEvent::Finished(o) => {
                     writeln!(self.out, "build {} in {:.1}s", o.status.as_str(), o.seconds)?;
                     if let Some(n) = &o.image_name {
-                        writeln!(self.out, "image: {n}")?;
+                        writeln!(self.out, "image: {}", plain(n))?;
                     }
                     if let Some(id) = &o.image_id {
-                        writeln!(self.out, "image id: {id}")?;
+                        writeln!(self.out, "image id: {}", plain(id))?;
                     }
                     if let Some(s) = o.failed_stage {
                         writeln!(self.out, "failed stage: {}", name(s))?;
-                        for l in &o.explanation {
-                            writeln!(self.out, "  {l}")?;
-                        }
+                    }
+                    for l in &o.explanation {
+                        writeln!(self.out, "  {}", plain(l))?;
                     }
                 }
                 BuildEvent::StageAdded { .. }
                 | BuildEvent::ImageName(_)
                 | BuildEvent::ImageId(_) => {}
             }
+        }
+        self.out.flush()
+    }
+}
+
+impl<W: Write> EventPrinter<W> {
+    /// The checklist as one `preflight` event (JSON mode only; plain mode prints the checklist).
+    pub fn preflight(&mut self, report: &PreflightReport) -> std::io::Result<()> {
+        if self.json {
+            let v = serde_json::json!({ "event": "preflight", "checks": report.checks });
+            writeln!(self.out, "{v}")?;
+        }
+        self.out.flush()
+    }
+
+    /// The end of a build that never started: `build_finished` with status `failed`.
+    pub fn never_started(
+        &mut self,
+        failed_stage: Option<&str>,
+        error: &str,
+    ) -> std::io::Result<()> {
+        if self.json {
+            let v = serde_json::json!({
+                "event": "build_finished",
+                "status": "failed",
+                "image_id": null,
+                "image_name": null,
+                "failed_stage": failed_stage,
+                "error": error,
+                "seconds": 0.0,
+            });
+            writeln!(self.out, "{v}")?;
+        } else {
+            writeln!(self.out, "build failed: {}", plain(error))?;
         }
         self.out.flush()
     }

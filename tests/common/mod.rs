@@ -9,6 +9,7 @@ use kiln::bake::events::{BuildEvent, BuildOutcome};
 use kiln::bake::plan::StagePlan;
 use kiln::bake::router::StageRouter;
 
+pub mod fake;
 pub mod pty;
 pub mod screen;
 
@@ -69,7 +70,12 @@ pub fn route(
         }
         router.route_stdout(line, at, &mut events);
     }
-    let outcome = router.finish(Some(exit), cancel_requested, at, &mut events);
+    let ending = kiln::bake::router::Ending {
+        exit_code: Some(exit),
+        cancel_requested,
+        escalated: false,
+    };
+    let outcome = router.finish(ending, at, &mut events);
     (router, events, outcome)
 }
 

@@ -16,7 +16,6 @@ use serde::{Deserialize, Serialize};
 
 use super::events::{BuildStatus, StageStatus};
 use super::state::BuildState;
-use crate::secrets::redact_vars;
 
 /// File name of the raw packer output in a record directory.
 pub const PACKER_LOG: &str = "packer.log";
@@ -155,6 +154,7 @@ impl BuildRecord {
         template: &Path,
         vars: &[(String, String)],
         fips: FipsRecord,
+        secrets: &crate::secrets::Secrets,
     ) -> Self {
         BuildRecord {
             schema_version: 1,
@@ -162,7 +162,7 @@ impl BuildRecord {
             finished_at: None,
             seconds: None,
             template: template.display().to_string(),
-            vars: redact_vars(vars),
+            vars: secrets.redact_vars(vars),
             fips,
             stages: Vec::new(),
             result: RecordResult::Running,
@@ -195,7 +195,11 @@ impl BuildRecord {
                 .failed_stage
                 .and_then(|id| state.stages.get(id))
                 .map(|s| s.name.clone());
-            self.error = (!outcome.explanation.is_empty()).then(|| outcome.explanation.join("\n"));
+            self.error = if outcome.explanation.is_empty() {
+                outcome.error.clone()
+            } else {
+                Some(outcome.explanation.join("\n"))
+            };
         }
     }
 }

@@ -115,6 +115,7 @@ mod tests {
             Path::new("t.pkr.hcl"),
             &[],
             FipsRecord::default(),
+            &crate::secrets::Secrets::default(),
         )
     }
 

@@ -38,15 +38,15 @@ impl RecordFile {
         &self.dir
     }
 
-    /// Appends raw packer lines to packer.log and flushes them.
+    /// Appends raw packer lines (its bytes as written, scrubbed) to packer.log and flushes them.
     pub fn append_raw<'a>(
         &mut self,
-        lines: impl IntoIterator<Item = &'a str>,
+        lines: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<(), RecordError> {
         let path = self.dir.join(PACKER_LOG);
         for line in lines {
             self.log
-                .write_all(line.as_bytes())
+                .write_all(line)
                 .and_then(|()| self.log.write_all(b"\n"))
                 .map_err(io("writing", &path))?;
         }
@@ -71,7 +71,7 @@ impl RecordFile {
 }
 
 enum Job {
-    Lines(Vec<String>),
+    Lines(Vec<Vec<u8>>),
     Save(Box<BuildRecord>),
 }
 
@@ -103,7 +103,7 @@ impl RecordTask {
                 while let Some(job) = rx.blocking_recv() {
                     let (result, failed) = match job {
                         Job::Lines(lines) => (
-                            file.append_raw(lines.iter().map(String::as_str)),
+                            file.append_raw(lines.iter().map(Vec::as_slice)),
                             &mut log_failed,
                         ),
                         Job::Save(record) => {
@@ -137,7 +137,7 @@ impl RecordTask {
     }
 
     /// Queues lines for packer.log (waits while the queue is full).
-    pub async fn append(&self, lines: Vec<String>) {
+    pub async fn append(&self, lines: Vec<Vec<u8>>) {
         if let Some(j) = &self.jobs {
             let _ = j.send(Job::Lines(lines)).await;
         }
@@ -157,5 +157,48 @@ impl RecordTask {
         if let Some(t) = self.thread.take() {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{BuildRecord, FipsRecord};
+    use super::*;
+
+    fn record() -> BuildRecord {
+        BuildRecord::started(
+            chrono::Utc::now(),
+            Path::new("t.pkr.hcl"),
+            &[],
+            FipsRecord::default(),
+            &crate::secrets::Secrets::default(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_full_disk_is_reported_once_and_the_writer_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        // packer.log on a device that is always full.
+        std::os::unix::fs::symlink("/dev/full", dir.path().join(PACKER_LOG)).unwrap();
+        let file = RecordFile::create(dir.path().to_path_buf(), record()).unwrap();
+        let (task, mut errors) = RecordTask::start(file).unwrap();
+        for _ in 0..5 {
+            task.append(vec![b"line".to_vec(); 1000]).await;
+        }
+        let mut done = record();
+        done.result = super::super::RecordResult::Succeeded;
+        task.finish(done).await;
+        let first = errors.recv().await.expect("the failure is reported");
+        assert!(
+            first.to_string().contains("No space left on device"),
+            "{first}"
+        );
+        assert!(
+            errors.try_recv().is_err(),
+            "reported once, not for every batch"
+        );
+        // build.json, on a working disk, still got the final record.
+        let saved = super::super::load(dir.path()).unwrap();
+        assert_eq!(saved.result, super::super::RecordResult::Succeeded);
     }
 }

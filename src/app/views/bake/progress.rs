@@ -26,6 +26,7 @@ fn stage_style(t: &Theme, s: StageStatus) -> ratatui::style::Style {
         StageStatus::Running => "stage_running",
         StageStatus::Ok => "stage_ok",
         StageStatus::Failed => "stage_failed",
+        StageStatus::Cancelled => "warning",
         StageStatus::Skipped => "stage_skipped",
     })
 }
@@ -36,6 +37,7 @@ fn icon(s: StageStatus) -> &'static str {
         StageStatus::Running => "▶",
         StageStatus::Ok => "✔",
         StageStatus::Failed => "✘",
+        StageStatus::Cancelled => "⊘",
         StageStatus::Skipped => "–",
     }
 }

@@ -1,6 +1,9 @@
 //! The router that attributes every packer line to a stage and turns lines into
 //! [`BuildEvent`]s: stage changes from packer's own announcements, progress and warnings from
-//! the scripts' `kiln:` lines, and the build's outcome once packer exits.
+//! the scripts' `kiln:` lines (and packer's own `Warning:`s), and the build's outcome once packer
+//! exits (`explain` keeps the lines that explain a failure).
+
+mod explain;
 
 use chrono::{DateTime, Utc};
 
@@ -9,9 +12,11 @@ use super::machine_readable::{Record, UiLevel, parse_line};
 use super::plan::{LAUNCH, SNAPSHOT, StagePlan, UPLOAD, stage_name_for_script};
 use super::script_output::{ScriptLine, classify};
 use crate::clock::seconds_between;
+use explain::Explanation;
 
-/// How many of a failed stage's error lines explain the failure.
-const EXPLANATION_LINES: usize = 12;
+/// What checking a cancelled build's leftovers means, when packer could not finish its cleanup.
+pub const CLEANUP_HINT: &str = "packer's cleanup may be incomplete: look for servers and keypairs named packer_* in the project (openstack server list --name packer_; openstack keypair list)";
+
 /// Turns packer lines into build events, tracking the current stage.
 #[derive(Debug)]
 pub struct StageRouter {
@@ -20,15 +25,28 @@ pub struct StageRouter {
     started_at: Vec<Option<DateTime<Utc>>>,
     current: Option<StageId>,
     build_started: DateTime<Utc>,
+    /// A line of the build itself (`==> openstack.rke2: ...`) was seen: packer got past the
+    /// template.
+    build_seen: bool,
     image_name: Option<String>,
     image_id: Option<String>,
     artifact_builder: Option<String>,
     errored: bool,
     cancelled: bool,
     failed_stage: Option<StageId>,
-    recent_errors: std::collections::VecDeque<String>,
-    packer_errors: Vec<String>,
+    explanation: Explanation,
     finished: bool,
+}
+
+/// How kiln ended the build, for [`StageRouter::finish`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ending {
+    /// packer's exit code, or None when a signal ended it.
+    pub exit_code: Option<i32>,
+    /// kiln asked packer to cancel.
+    pub cancel_requested: bool,
+    /// kiln had to escalate (SIGTERM or SIGKILL): packer's cleanup may be incomplete.
+    pub escalated: bool,
 }
 
 impl StageRouter {
@@ -41,14 +59,14 @@ impl StageRouter {
             started_at: vec![None; n],
             current: None,
             build_started: start,
+            build_seen: false,
             image_name: None,
             image_id: None,
             artifact_builder: None,
             errored: false,
             cancelled: false,
             failed_stage: None,
-            recent_errors: std::collections::VecDeque::with_capacity(EXPLANATION_LINES),
-            packer_errors: Vec::new(),
+            explanation: Explanation::default(),
             finished: false,
         }
     }
@@ -82,21 +100,26 @@ impl StageRouter {
             }
             Record::Error(text) => {
                 self.errored = true;
-                self.packer_errors.push(text.trim().to_string());
+                self.explanation.packer_error(&text);
             }
             Record::ErrorCount(n) if n > 0 => self.errored = true,
-            Record::ArtifactCount(_) | Record::ErrorCount(_) | Record::Other { .. } => {}
+            Record::ArtifactCount(_) | Record::ErrorCount(_) => {}
+            Record::Other { kind, data } => {
+                // A type this kiln does not know: kept as a log line, never dropped.
+                let stage = self.ensure_stage(at, out);
+                out.push(BuildEvent::Log {
+                    stage,
+                    stream: Stream::Out,
+                    line: format!("{kind},{data}"),
+                });
+            }
             Record::Unparsed(text) => {
                 let stage = self.ensure_stage(at, out);
-                if !text.trim().is_empty() {
-                    self.remember_error(text);
-                }
+                self.explanation.stage_line(text);
                 // A plugin crash banner is the whole story of the failure: keep it.
                 if text.contains("PACKER CRASH") || text.starts_with("panic:") {
                     self.errored = true;
-                    if self.packer_errors.len() < EXPLANATION_LINES {
-                        self.packer_errors.push(text.trim().to_string());
-                    }
+                    self.explanation.packer_error(text);
                 }
                 out.push(BuildEvent::Log {
                     stage,
@@ -110,7 +133,7 @@ impl StageRouter {
     /// Routes one line packer wrote to its stderr (rare: packer writes errors to stdout too).
     pub fn route_stderr(&mut self, raw: &str, at: DateTime<Utc>, out: &mut Vec<BuildEvent>) {
         let stage = self.ensure_stage(at, out);
-        self.remember_error(raw);
+        self.explanation.stage_line(raw);
         out.push(BuildEvent::Log {
             stage,
             stream: Stream::Err,
@@ -142,6 +165,8 @@ impl StageRouter {
         };
         let mut first = true;
         for piece in text.split('\n') {
+            let prefixed = build_prefixed(piece);
+            self.build_seen |= prefixed;
             let shown = strip_build_prefix(if first {
                 piece
             } else {
@@ -154,7 +179,7 @@ impl StageRouter {
                 continue;
             }
             if stream == Stream::Err {
-                self.remember_error(shown);
+                self.explanation.stage_line(shown);
             }
             match classify(shown) {
                 ScriptLine::Progress { done, total, label } => out.push(BuildEvent::Progress {
@@ -167,7 +192,17 @@ impl StageRouter {
                     stage,
                     message: message.to_string(),
                 }),
-                ScriptLine::Plain => {}
+                ScriptLine::Plain => {
+                    // Packer's own warnings (its announcements, never a script's stderr).
+                    if level == UiLevel::Say
+                        && let Some(message) = packer_warning(shown)
+                    {
+                        out.push(BuildEvent::Warning {
+                            stage,
+                            message: message.to_string(),
+                        });
+                    }
+                }
             }
             out.push(BuildEvent::Log {
                 stage,
@@ -215,7 +250,7 @@ impl StageRouter {
         } else if text.starts_with("Build '") && text.contains("' errored") {
             self.errored = true;
             self.failed_stage = self.failed_stage.or(self.current);
-            self.packer_errors.push(text.trim().to_string());
+            self.explanation.packer_error(text);
         }
     }
 
@@ -240,7 +275,7 @@ impl StageRouter {
         self.status[id] = StageStatus::Running;
         self.started_at[id] = Some(at);
         self.current = Some(id);
-        self.recent_errors.clear();
+        self.explanation.new_stage();
         out.push(BuildEvent::StageStarted { stage: id, at });
         id
     }
@@ -264,38 +299,37 @@ impl StageRouter {
         });
     }
 
-    fn remember_error(&mut self, line: &str) {
-        if self.recent_errors.len() == EXPLANATION_LINES {
-            self.recent_errors.pop_front();
-        }
-        self.recent_errors.push_back(line.to_string());
-    }
-
-    /// Ends the build once packer has exited. `exit_code` is None when packer was killed by a
-    /// signal; `cancel_requested` is true when kiln interrupted it.
+    /// Ends the build once packer has exited.
     pub fn finish(
         &mut self,
-        exit_code: Option<i32>,
-        cancel_requested: bool,
+        ending: Ending,
         at: DateTime<Utc>,
         out: &mut Vec<BuildEvent>,
     ) -> BuildOutcome {
-        let status = if self.cancelled || (cancel_requested && exit_code != Some(0)) {
+        let exit_code = ending.exit_code;
+        let no_image = exit_code == Some(0)
+            && !self.errored
+            && self.image_id.is_none()
+            && !self.artifact_is_null();
+        let status = if self.cancelled || (ending.cancel_requested && exit_code != Some(0)) {
             BuildStatus::Cancelled
-        } else if exit_code == Some(0) && !self.errored {
+        } else if exit_code == Some(0) && !self.errored && !no_image {
             BuildStatus::Succeeded
         } else {
             BuildStatus::Failed
         };
+        // Packer failed before any build step: the template (or a variable) is at fault.
+        let template_error = status == BuildStatus::Failed && !self.build_seen && !no_image;
         let failed_stage = match status {
             BuildStatus::Succeeded => None,
+            _ if template_error => None,
             _ => self.failed_stage.or(self.current),
         };
         if let Some(current) = self.current {
-            let stage_status = if status == BuildStatus::Succeeded {
-                StageStatus::Ok
-            } else {
-                StageStatus::Failed
+            let stage_status = match status {
+                BuildStatus::Succeeded => StageStatus::Ok,
+                BuildStatus::Cancelled => StageStatus::Cancelled,
+                BuildStatus::Failed => StageStatus::Failed,
             };
             self.close(current, stage_status, at, out);
         }
@@ -306,18 +340,38 @@ impl StageRouter {
         }
         let mut explanation = Vec::new();
         if status == BuildStatus::Failed {
-            explanation.extend(self.recent_errors.iter().cloned());
-            for e in &self.packer_errors {
-                if !explanation.contains(e) {
-                    explanation.push(e.clone());
-                }
-            }
-            if let Some(code) = exit_code.filter(|c| *c != 0) {
+            explanation = self.explanation.lines();
+            if no_image {
+                explanation.push("packer exited 0 but reported no image (no artifact id): the build made nothing to boot from".into());
+            } else if let Some(code) = exit_code.filter(|c| *c != 0) {
                 explanation.push(format!("packer exited with status {code}"));
             } else if exit_code.is_none() {
                 explanation.push("packer was killed by a signal".to_string());
             }
         }
+        if status == BuildStatus::Cancelled && ending.escalated {
+            explanation.push(CLEANUP_HINT.to_string());
+        }
+        let error = match status {
+            BuildStatus::Succeeded => None,
+            BuildStatus::Cancelled if ending.escalated => {
+                Some(format!("cancelled; {CLEANUP_HINT}"))
+            }
+            BuildStatus::Cancelled => Some("cancelled".to_string()),
+            BuildStatus::Failed if no_image => explanation.last().cloned(),
+            BuildStatus::Failed => {
+                let first = explanation
+                    .iter()
+                    .find(|l| !l.trim().is_empty())
+                    .map(|l| l.lines().next().unwrap_or(l).trim().to_string())
+                    .unwrap_or_else(|| "packer failed".to_string());
+                Some(if template_error {
+                    format!("template error: {first}")
+                } else {
+                    first
+                })
+            }
+        };
         self.finished = true;
         let outcome = BuildOutcome {
             status,
@@ -325,6 +379,7 @@ impl StageRouter {
             image_name: self.image_name.clone(),
             failed_stage,
             explanation,
+            error,
             seconds: seconds_between(self.build_started, at),
         };
         out.push(BuildEvent::Finished(outcome.clone()));
@@ -336,6 +391,27 @@ impl StageRouter {
         &self.status
     }
 }
+
+/// `Warning: ...` in packer's own announcements.
+fn packer_warning(body: &str) -> Option<&str> {
+    let lower = body.get(..8)?.to_ascii_lowercase();
+    (lower == "warning:").then(|| body[8..].trim())
+}
+
+/// True for `==> build.name: ...` and `    build.name: ...`: a line of a build, not of packer's
+/// template handling.
+fn build_prefixed(text: &str) -> bool {
+    let rest = text
+        .strip_prefix("==> ")
+        .or_else(|| text.strip_prefix("--> "))
+        .unwrap_or_else(|| text.trim_start_matches(' '));
+    let name = rest.split(':').next().unwrap_or("");
+    rest.contains(':')
+        && !name.is_empty()
+        && !name.contains(char::is_whitespace)
+        && name.contains('.')
+}
+
 /// Strips packer's `==> build.name: ` or `    build.name: ` prefix from a ui line.
 pub fn strip_build_prefix(text: &str) -> &str {
     let rest = text

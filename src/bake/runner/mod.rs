@@ -1,15 +1,25 @@
-//! Spawning `packer build -machine-readable` in its own process group, reading its output line by
-//! line, and signalling the whole group (design §2: SIGINT to packer's pid alone is ignored).
+//! Spawning `packer build -machine-readable` in its own process group (design §2: SIGINT to
+//! packer's pid alone is ignored), with secret variables in its environment rather than on its
+//! command line, and reading its output: bounded lines (`lines`), and an end that does not wait
+//! for a leftover process still holding packer's pipes. Signalling the group is in `group`.
+
+mod group;
+mod lines;
 
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use nix::sys::signal::Signal;
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
+
+pub use group::{GroupHandle, wait_group_gone};
+pub use lines::MAX_LINE;
+
+/// How long packer's output may still arrive after packer exited (a leftover process holding
+/// the pipes is not waited for longer).
+pub const DRAIN: Duration = Duration::from_secs(2);
 
 /// What to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,7 +28,8 @@ pub struct PackerInvocation {
     pub program: PathBuf,
     /// The template file.
     pub template: PathBuf,
-    /// `-var key=value` pairs, in order.
+    /// Variables, in order: secret-named ones go to packer's environment as `PKR_VAR_<name>`
+    /// (readable by no other user, unlike argv), the rest as `-var key=value`.
     pub vars: Vec<(String, String)>,
     /// `-var-file` paths.
     pub var_files: Vec<PathBuf>,
@@ -28,7 +39,11 @@ impl PackerInvocation {
     /// The argument list after the program name.
     pub fn args(&self) -> Vec<String> {
         let mut args = vec!["build".to_string(), "-machine-readable".to_string()];
-        for (k, v) in &self.vars {
+        for (k, v) in self
+            .vars
+            .iter()
+            .filter(|(k, _)| !crate::secrets::is_secret_name(k))
+        {
             args.push("-var".into());
             args.push(format!("{k}={v}"));
         }
@@ -42,16 +57,12 @@ impl PackerInvocation {
 }
 
 impl PackerInvocation {
-    /// The arguments as logged: secret-named `-var` values redacted.
-    pub fn shown_args(&self) -> Vec<String> {
-        self.args()
-            .into_iter()
-            .map(|a| match a.split_once('=') {
-                Some((k, _)) if crate::secrets::is_secret_name(k) => {
-                    format!("{k}={}", crate::secrets::REDACTED)
-                }
-                _ => a,
-            })
+    /// The secret variables, as packer's environment (`PKR_VAR_<name>`).
+    pub fn env(&self) -> Vec<(String, String)> {
+        self.vars
+            .iter()
+            .filter(|(k, _)| crate::secrets::is_secret_name(k))
+            .map(|(k, v)| (format!("PKR_VAR_{k}"), v.clone()))
             .collect()
     }
 }
@@ -59,10 +70,10 @@ impl PackerInvocation {
 /// A line or the end of the packer process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PackerOutput {
-    /// A line packer printed on stdout (machine-readable).
-    Stdout(String),
-    /// A line packer printed on stderr.
-    Stderr(String),
+    /// A line packer printed on stdout (machine-readable), as written.
+    Stdout(Vec<u8>),
+    /// A line packer printed on stderr, as written.
+    Stderr(Vec<u8>),
     /// Packer exited: its exit code, or None when a signal ended it.
     Exited(Option<i32>),
 }
@@ -90,51 +101,6 @@ pub enum RunnerError {
     },
 }
 
-/// A handle that signals packer's process group. Cheap to clone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GroupHandle {
-    pgid: i32,
-}
-
-impl GroupHandle {
-    /// A handle for a known group id.
-    pub fn from_pgid(pgid: i32) -> Self {
-        GroupHandle { pgid }
-    }
-
-    /// The process group id (packer's pid).
-    pub fn pgid(&self) -> i32 {
-        self.pgid
-    }
-
-    /// Sends `signal` to every process in the group.
-    pub fn signal(&self, signal: Signal) -> Result<(), RunnerError> {
-        match killpg(Pid::from_raw(self.pgid), signal) {
-            Ok(()) | Err(nix::Error::ESRCH) => Ok(()),
-            Err(source) => Err(RunnerError::Signal {
-                signal,
-                pgid: self.pgid,
-                source,
-            }),
-        }
-    }
-
-    /// SIGINT to the group: packer cancels cleanly and cleans up.
-    pub fn interrupt(&self) -> Result<(), RunnerError> {
-        self.signal(Signal::SIGINT)
-    }
-
-    /// SIGTERM to the group: the escalation after an interrupt.
-    pub fn terminate(&self) -> Result<(), RunnerError> {
-        self.signal(Signal::SIGTERM)
-    }
-
-    /// True while any process of the group is alive.
-    pub fn is_alive(&self) -> bool {
-        killpg(Pid::from_raw(self.pgid), None).is_ok()
-    }
-}
-
 /// Starts packer in a new process group. Output arrives on the returned channel, ending with
 /// [`PackerOutput::Exited`] once both pipes are drained and the process is reaped.
 pub fn spawn(
@@ -143,6 +109,7 @@ pub fn spawn(
     let mut command = Command::new(&invocation.program);
     command
         .args(invocation.args())
+        .envs(invocation.env())
         .env("CHECKPOINT_DISABLE", "1")
         .env("PACKER_NO_COLOR", "1")
         .stdin(Stdio::null())
@@ -178,7 +145,7 @@ pub fn spawn(
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
     tokio::spawn(pump(child, stdout, stderr, tx));
-    Ok((GroupHandle { pgid }, rx))
+    Ok((GroupHandle::from_pgid(pgid), rx))
 }
 
 async fn pump(
@@ -187,13 +154,14 @@ async fn pump(
     stderr: Option<tokio::process::ChildStderr>,
     tx: mpsc::Sender<PackerOutput>,
 ) {
-    let out = stdout.map(|s| tokio::spawn(read_lines(s, tx.clone(), PackerOutput::Stdout)));
-    let err = stderr.map(|s| tokio::spawn(read_lines(s, tx.clone(), PackerOutput::Stderr)));
-    for task in [out, err].into_iter().flatten() {
-        if let Err(e) = task.await {
-            log::error!(target: "kiln::runner", "packer output reader failed: {e}");
-        }
-    }
+    let readers: Vec<tokio::task::JoinHandle<()>> = [
+        stdout.map(|s| tokio::spawn(lines::read_lines(s, tx.clone(), PackerOutput::Stdout))),
+        stderr.map(|s| tokio::spawn(lines::read_lines(s, tx.clone(), PackerOutput::Stderr))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let aborts: Vec<_> = readers.iter().map(|r| r.abort_handle()).collect();
     let code = match child.wait().await {
         Ok(status) => status.code(),
         Err(e) => {
@@ -201,49 +169,22 @@ async fn pump(
             None
         }
     };
+    // What packer wrote before it exited is still in the pipes: read it. A process packer left
+    // behind may hold the pipes open for ever: that is not waited for.
+    let drained = tokio::time::timeout(DRAIN, async {
+        for r in readers {
+            if let Err(e) = r.await {
+                log::error!(target: "kiln::runner", "packer output reader failed: {e}");
+            }
+        }
+    })
+    .await;
+    if drained.is_err() {
+        log::warn!(target: "kiln::runner", "packer exited but something it started still holds its output open; not waiting for it");
+        for a in aborts {
+            a.abort();
+        }
+    }
     // The receiver may be gone (the UI quit): nothing more to tell.
     let _ = tx.send(PackerOutput::Exited(code)).await;
-}
-
-async fn read_lines<R: AsyncRead + Unpin>(
-    reader: R,
-    tx: mpsc::Sender<PackerOutput>,
-    wrap: fn(String) -> PackerOutput,
-) {
-    let mut reader = BufReader::with_capacity(64 * 1024, reader);
-    let mut buf = Vec::with_capacity(256);
-    loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
-            Ok(0) => break,
-            Ok(_) => {
-                while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                    buf.pop();
-                }
-                let line = String::from_utf8_lossy(&buf).into_owned();
-                if tx.send(wrap(line)).await.is_err() {
-                    break;
-                }
-            }
-            Err(e) => {
-                log::warn!(target: "kiln::runner", "reading packer output failed: {e}");
-                break;
-            }
-        }
-    }
-}
-
-/// Waits for the group to disappear, up to `limit`. Returns true when it is gone.
-pub async fn wait_group_gone(handle: GroupHandle, limit: Duration) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
-    loop {
-        if !handle.is_alive() {
-            return true;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tick.tick().await;
-    }
 }
