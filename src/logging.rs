@@ -113,6 +113,7 @@ pub fn init(
     }
     if let Some(path) = log_file {
         // tui-logger panics when it cannot open the file: find out first, as an error.
+        crate::settings::files::ensure_regular(path)?;
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -145,18 +146,18 @@ pub fn init_from(
             .as_deref()
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
-        source,
+        cause: source,
     })
 }
 
 /// The log file could not be opened.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot open the log file {path}: {source}")]
+#[error("cannot open the log file {path}: {cause}")]
 pub struct LogFileError {
     /// The file.
     pub path: String,
     /// Why.
-    pub source: std::io::Error,
+    pub cause: std::io::Error,
 }
 
 /// Moves pending messages to the Log tab's buffer and the log file (call before exiting).

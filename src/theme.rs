@@ -61,12 +61,12 @@ pub enum ThemeError {
         dir: String,
     },
     /// The file could not be read.
-    #[error("theme file {path}: {source}")]
+    #[error("theme file {path}: {cause}")]
     Read {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file is not a valid theme.
     #[error("theme file {path}, line {line}, key `{key}`: {message}")]
@@ -142,10 +142,11 @@ impl Theme {
             p.exists().then_some(p)
         };
         if let Some(path) = file {
-            let text = std::fs::read_to_string(&path).map_err(|source| ThemeError::Read {
-                path: path.clone(),
-                source,
-            })?;
+            let text =
+                crate::settings::files::read_regular(&path).map_err(|source| ThemeError::Read {
+                    path: path.clone(),
+                    cause: source,
+                })?;
             let stem = path
                 .file_stem()
                 .and_then(|s| s.to_str())

@@ -151,7 +151,7 @@ fn keys_reach_only_the_view_shown() {
     assert_eq!(app.view, ViewId::History);
     // PgUp is History's page key: it must not scroll the hidden build log.
     key(&mut app, KeyCode::PageUp);
-    assert_eq!(app.views.bake.run.as_ref().unwrap().scroll, 0);
+    assert_eq!(app.views.bake.run.as_ref().unwrap().pane.scroll, 0);
     // `c` means nothing in History: no cancel prompt for the build behind it.
     assert!(key(&mut app, KeyCode::Char('c')).is_empty());
     assert!(app.views.bake.prompt.is_none());
@@ -179,7 +179,13 @@ fn history_keys_move_sort_and_reload() {
         r.seconds = Some(100.0 * (5 - i) as f64);
         entries.push(Ok((std::path::PathBuf::from(format!("/b/{i}")), r)));
     }
-    app.on_event(history::Event::Loaded(Ok((entries, None))).into());
+    app.on_event(
+        history::Event::Loaded(Ok(history::Loaded {
+            entries,
+            ..Default::default()
+        }))
+        .into(),
+    );
     let dir = |app: &App| match app.views.history.selected() {
         Some(Ok((d, _))) => d.display().to_string(),
         other => panic!("{other:?}"),
@@ -253,6 +259,23 @@ fn every_action_of_every_view_is_in_its_help() {
     let mut running = self::app();
     start_build(&mut running);
     running.views.bake.set_filter("x".into());
+    // A failed build whose explanation is longer than the result panel shows.
+    let mut failed = self::app();
+    start_build(&mut failed);
+    failed.on_event(
+        bake::Event::Batch(vec![BuildEvent::Finished(
+            kiln::bake::events::BuildOutcome {
+                status: kiln::bake::events::BuildStatus::Failed,
+                image_id: None,
+                image_name: None,
+                failed_stage: Some(4),
+                explanation: (0..20).map(|i| format!("error {i}")).collect(),
+                error: Some("error 0".into()),
+                seconds: 60.0,
+            },
+        )])
+        .into(),
+    );
     let demo = app_with(
         Init {
             demo: Some(Demo {
@@ -269,6 +292,7 @@ fn every_action_of_every_view_is_in_its_help() {
         &[
             (&idle.views.bake, &shared),
             (&running.views.bake, &shared),
+            (&failed.views.bake, &shared),
             (&demo.views.bake, &demo_shared),
         ],
         bake::Action::ALL,
@@ -283,7 +307,13 @@ fn every_action_of_every_view_is_in_its_help() {
         FipsRecord::default(),
         &kiln::secrets::Secrets::default(),
     );
-    h.on_event(history::Event::Loaded(Ok((vec![Ok(("/b".into(), rec))], None))).into());
+    h.on_event(
+        history::Event::Loaded(Ok(history::Loaded {
+            entries: vec![Ok(("/b".into(), rec))],
+            ..Default::default()
+        }))
+        .into(),
+    );
     h.views.history.set_filter("run".into());
     assert!(
         !h.views.history.table.is_empty(),

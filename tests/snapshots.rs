@@ -285,7 +285,14 @@ fn history_app() -> App {
             true,
         ),
     ];
-    app.on_event(history::Event::Loaded(Ok((entries, Some(760.0)))).into());
+    app.on_event(
+        history::Event::Loaded(Ok(history::Loaded {
+            entries,
+            typical: Some(760.0),
+            ..Default::default()
+        }))
+        .into(),
+    );
     app
 }
 

@@ -14,6 +14,8 @@ pub enum Effect {
     Suspend,
     /// Load a theme by name or path (a file read: off the UI thread).
     LoadTheme(String),
+    /// Ring the terminal bell.
+    Bell,
     /// Deliberate panic (only with KILN_ALLOW_PANIC_COMMAND=1), to test terminal restore.
     Panic,
     /// A view's own work.

@@ -60,6 +60,11 @@ pub async fn run(
                     panic!("deliberate panic requested with :panic (KILN_ALLOW_PANIC_COMMAND=1)")
                 }
                 Effect::LoadTheme(name) => exec.load_theme(name),
+                Effect::Bell => {
+                    use std::io::Write;
+                    let mut out = std::io::stdout();
+                    let _ = out.write_all(b"\x07").and_then(|()| out.flush());
+                }
                 Effect::View(e) => views::run_effect(e, exec),
             }
         }
@@ -93,6 +98,7 @@ pub async fn run(
                     match item {
                         Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => effects.extend(app.on_key(k)),
                         Ok(Event::Resize(..)) => {}
+                        Ok(Event::Mouse(m)) => app.on_mouse(m),
                         Ok(_) => {}
                         Err(e) => log::warn!(target: "kiln::app", "terminal input error: {e}"),
                     }

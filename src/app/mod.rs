@@ -96,7 +96,8 @@ pub async fn run_console(
         });
         init.form.template = "(demo) recorded builds".into();
     }
-    let shared = Shared::new(theme, settings.readonly, demo_args.is_some(), clock.now());
+    let mut shared = Shared::new(theme, settings.readonly, demo_args.is_some(), clock.now());
+    shared.bell = settings.bell;
     let mut app = App::new(Views::new(&init), shared, ViewId::Build);
     app.allow_panic = std::env::var("KILN_ALLOW_PANIC_COMMAND").is_ok_and(|v| v == "1");
     log::info!(

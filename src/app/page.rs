@@ -117,6 +117,10 @@ pub struct Shared {
     pub status: Option<Status>,
     /// The median time of past successful builds (for the ETA), once History has loaded.
     pub typical_build_seconds: Option<f64>,
+    /// The median time of each stage in past successful builds, by stage name.
+    pub typical_stage_seconds: std::collections::BTreeMap<String, f64>,
+    /// Ring the terminal bell when a build ends (config `bell`).
+    pub bell: bool,
     /// Facts to hand every view after this update.
     pub notices: Vec<Notice>,
     /// The time of this update (injected by the loop; fixed in tests).
@@ -132,6 +136,8 @@ impl Shared {
             demo,
             status: None,
             typical_build_seconds: None,
+            typical_stage_seconds: Default::default(),
+            bell: false,
             notices: Vec::new(),
             now,
         }
@@ -228,6 +234,8 @@ pub trait Page {
     fn on_prompt_key(&mut self, _key: KeyEvent, _shared: &mut Shared) -> Vec<Effect> {
         Vec::new()
     }
+    /// The mouse wheel turned `lines` (positive: up, back in time).
+    fn on_wheel(&mut self, _lines: isize) {}
     /// Work under way that quitting would interrupt ("a build is running").
     fn busy(&self) -> Option<String> {
         None

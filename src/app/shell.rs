@@ -236,6 +236,16 @@ impl App {
         Vec::new()
     }
 
+    /// The mouse: the wheel scrolls the view (three lines a notch).
+    pub fn on_mouse(&mut self, m: crossterm::event::MouseEvent) {
+        use crossterm::event::MouseEventKind;
+        match m.kind {
+            MouseEventKind::ScrollUp => self.views.on_wheel(self.view, 3),
+            MouseEventKind::ScrollDown => self.views.on_wheel(self.view, -3),
+            _ => {}
+        }
+    }
+
     /// Shows a view.
     pub fn show(&mut self, view: ViewId) -> Vec<Effect> {
         self.view = view;

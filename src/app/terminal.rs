@@ -15,13 +15,18 @@ pub fn set_active_group(pgid: i32) {
     ACTIVE_GROUP.store(pgid, Ordering::SeqCst);
 }
 
-/// Raw mode and the alternate screen.
+/// Raw mode, the alternate screen, and mouse reports (the wheel scrolls).
 pub fn init() -> Result<ratatui::DefaultTerminal> {
-    ratatui::try_init().context("setting up the terminal")
+    let terminal = ratatui::try_init().context("setting up the terminal")?;
+    crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture)
+        .context("enabling the mouse")?;
+    Ok(terminal)
 }
 
-/// Leaves raw mode and the alternate screen and shows the cursor. Safe to call twice.
+/// Leaves raw mode and the alternate screen, stops mouse reports and shows the cursor. Safe to
+/// call twice.
 pub fn restore() {
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
     ratatui::restore();
     let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Show);
 }
@@ -60,7 +65,7 @@ fn stop_group_blocking(pgid: i32, limit: Duration) {
 pub fn suspend(terminal: &mut ratatui::DefaultTerminal) -> Result<()> {
     restore();
     nix::sys::signal::raise(nix::sys::signal::Signal::SIGTSTP).context("suspending")?;
-    *terminal = ratatui::try_init().context("restoring the terminal after resume")?;
+    *terminal = init().context("restoring the terminal after resume")?;
     // A fresh Terminal redraws every cell; clear what the shell left without `Terminal::clear`,
     // which queries the cursor position and fails on terminals that do not answer.
     crossterm::execute!(

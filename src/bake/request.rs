@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 use super::plan::StagePlan;
-use super::preflight::PreflightInput;
+use super::preflight::{FipsAck, PreflightInput};
 use super::record::{BuildRecord, FipsRecord, RecordStore};
 use super::runner::PackerInvocation;
 use super::session::BuildRequest;
@@ -100,7 +100,7 @@ pub fn prepare(settings: &Settings, choices: &BuildChoices, now: DateTime<Utc>) 
 }
 
 fn read_template(path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| e.to_string())
+    crate::settings::files::read_regular(path).map_err(|e| e.to_string())
 }
 
 impl Prepared {
@@ -108,7 +108,7 @@ impl Prepared {
     pub fn preflight_input(
         &self,
         settings: &Settings,
-        allow_unvalidated_fips: bool,
+        fips_ack: FipsAck,
         env: &dyn Fn(&str) -> Option<String>,
         env_names: &[String],
     ) -> PreflightInput {
@@ -131,7 +131,7 @@ impl Prepared {
             credentials: settings.credentials(env),
             source_image: self.source_image.clone(),
             fips: self.fips,
-            allow_unvalidated_fips,
+            fips_ack,
             cloud_timeout: settings.cloud_timeout,
         }
     }

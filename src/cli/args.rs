@@ -133,8 +133,9 @@ pub struct HistoryArgs {
 /// `kiln demo`.
 #[derive(Debug, Clone, Args, Default)]
 pub struct DemoArgs {
-    /// Replay speed factor (1 = real time; default 20). `+`/`-` change it in the console.
-    #[arg(long)]
+    /// Replay speed factor, more than 0 and at most 1000 (1 = real time; default 20). `+`/`-`
+    /// change it in the console.
+    #[arg(long, value_parser = parse_speed)]
     pub speed: Option<f64>,
     /// Print the demo build's events instead of starting the console (with --json: JSON lines).
     #[arg(long)]
@@ -145,6 +146,12 @@ pub struct DemoArgs {
     /// Which recorded build to replay headless: success or failed.
     #[arg(long, default_value = "success")]
     pub replay: String,
+}
+
+/// Parses a replay speed: a number in (0, 1000].
+pub fn parse_speed(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    crate::settings::config::check_speed(v)
 }
 
 /// Parses `KEY=VALUE`.

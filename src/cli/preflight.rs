@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-use crate::bake::preflight::{self, HashProgress, PreflightReport};
+use crate::bake::preflight::{self, FipsAck, HashProgress, PreflightReport};
 use crate::bake::request::{BuildChoices, Prepared, prepare};
 use crate::clock::Clock;
 use crate::settings::Settings;
@@ -36,7 +36,12 @@ pub async fn check(
     prepared: &Prepared,
     allow_unvalidated_fips: bool,
 ) -> PreflightReport {
-    let input = prepared.preflight_input(settings, allow_unvalidated_fips, &env, &env_names());
+    let ack = if allow_unvalidated_fips {
+        FipsAck::Acknowledged
+    } else {
+        FipsAck::Refused
+    };
+    let input = prepared.preflight_input(settings, ack, &env, &env_names());
     preflight::run(&input, hash_progress()).await
 }
 

@@ -30,6 +30,8 @@ pub struct Config {
     pub cloud_timeout_seconds: Option<u64>,
     /// Demo replay speed factor (default 20).
     pub demo_speed: Option<f64>,
+    /// Ring the terminal bell when a build ends (default false).
+    pub bell: Option<bool>,
     /// Default `-var` values for builds.
     #[serde(default)]
     pub vars: BTreeMap<String, String>,
@@ -76,12 +78,12 @@ impl From<LogLevel> for log::LevelFilter {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// It could not be read.
-    #[error("config file {path}: {source}")]
+    #[error("config file {path}: {cause}")]
     Read {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// It is not valid.
     #[error("config file {path}, line {line}, key `{key}`: {message}")]
@@ -101,21 +103,21 @@ impl Config {
     /// Loads a config file. A missing file at the default location is an empty config; a missing
     /// file given explicitly is an error.
     pub fn load(path: &Path, explicit: bool) -> Result<Config, ConfigError> {
-        match std::fs::read_to_string(path) {
+        match super::files::read_regular(path) {
             Ok(text) => Config::parse(&text, path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
                 Ok(Config::default())
             }
             Err(source) => Err(ConfigError::Read {
                 path: path.to_path_buf(),
-                source,
+                cause: source,
             }),
         }
     }
 
     /// Parses config text; `path` is only for messages.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        toml::from_str(text).map_err(|e| {
+        let config: Config = toml::from_str(text).map_err(|e| {
             let (line, key) = match e.span() {
                 Some(span) => super::toml_error::locate(text, span.start),
                 None => (1, String::new()),
@@ -126,7 +128,55 @@ impl Config {
                 key,
                 message: e.message().to_string(),
             }
-        })
+        })?;
+        config.check_ranges(text, path)?;
+        Ok(config)
+    }
+
+    /// Values that parse but make no sense (a grace time of days, a speed of zero).
+    fn check_ranges(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line: text
+                .lines()
+                .position(|l| l.trim_start().starts_with(key))
+                .map_or(1, |i| i + 1),
+            key: key.to_string(),
+            message,
+        };
+        if let Some(g) = self
+            .cleanup_grace_seconds
+            .filter(|g| *g > MAX_CLEANUP_GRACE_SECONDS)
+        {
+            return Err(bad(
+                "cleanup_grace_seconds",
+                format!("{g} is more than {MAX_CLEANUP_GRACE_SECONDS} (an hour)"),
+            ));
+        }
+        if let Some(t) = self.cloud_timeout_seconds.filter(|t| *t == 0 || *t > 600) {
+            return Err(bad(
+                "cloud_timeout_seconds",
+                format!("{t} is not between 1 and 600"),
+            ));
+        }
+        if let Some(s) = self.demo_speed
+            && let Err(m) = check_speed(s)
+        {
+            return Err(bad("demo_speed", m));
+        }
+        Ok(())
+    }
+}
+
+/// The longest cleanup grace time accepted.
+pub const MAX_CLEANUP_GRACE_SECONDS: u64 = 3600;
+
+/// A replay speed factor: more than 0, at most 1000.
+pub fn check_speed(speed: f64) -> Result<f64, String> {
+    if speed.is_finite() && speed > 0.0 && speed <= 1000.0 {
+        Ok(speed)
+    } else {
+        Err(format!("{speed} is not a speed in (0, 1000]"))
     }
 }
 
@@ -166,6 +216,38 @@ mod tests {
         assert!(
             msg.contains("line 1") && msg.contains("`readonly`"),
             "{msg}"
+        );
+    }
+
+    #[test]
+    fn out_of_range_values_name_their_key_and_line() {
+        let err = Config::parse(
+            "theme = \"x\"\ncleanup_grace_seconds = 999999\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("line 2") && err.contains("`cleanup_grace_seconds`"),
+            "{err}"
+        );
+        for text in [
+            "demo_speed = 0.0\n",
+            "demo_speed = nan\n",
+            "demo_speed = 1001.0\n",
+        ] {
+            let err = Config::parse(text, Path::new("c.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("`demo_speed`"), "{text}: {err}");
+        }
+        assert!(Config::parse("cloud_timeout_seconds = 0\n", Path::new("c.toml")).is_err());
+        assert!(
+            Config::parse(
+                "demo_speed = 1000.0\ncleanup_grace_seconds = 3600\n",
+                Path::new("c.toml")
+            )
+            .is_ok()
         );
     }
 

@@ -3,6 +3,7 @@
 //! TOML error locator (shared with themes) live beside it.
 
 pub mod config;
+pub mod files;
 pub mod paths;
 pub mod toml_error;
 
@@ -59,6 +60,8 @@ pub struct Settings {
     pub demo_speed: f64,
     /// NO_COLOR set.
     pub no_color: bool,
+    /// Ring the bell when a build ends.
+    pub bell: bool,
 }
 
 impl Settings {
@@ -94,6 +97,7 @@ impl Settings {
             cloud_timeout: Duration::from_secs(config.cloud_timeout_seconds.unwrap_or(10)),
             demo_speed: config.demo_speed.unwrap_or(20.0),
             no_color: env("NO_COLOR").is_some_and(|v| !v.is_empty()),
+            bell: config.bell.unwrap_or(false),
             paths,
             config,
         }

@@ -158,6 +158,11 @@ macro_rules! views {
                 match id { $(ViewId::$id => self.$module.set_filter(text)),+ }
             }
 
+            /// The mouse wheel over the view.
+            pub fn on_wheel(&mut self, id: ViewId, lines: isize) {
+                match id { $(ViewId::$id => self.$module.on_wheel(lines)),+ }
+            }
+
             /// The view's open question.
             pub fn prompt(&self, id: ViewId) -> Option<Prompt> {
                 match id { $(ViewId::$id => self.$module.prompt()),+ }

@@ -136,7 +136,7 @@ fn template_fact(input: &PreflightInput) -> TemplateFact {
     };
     let mut given: Vec<String> = input.var_names.clone();
     for f in &input.var_files {
-        if let Ok(t) = std::fs::read_to_string(f) {
+        if let Ok(t) = crate::settings::files::read_regular(f) {
             given.extend(crate::bake::template::var_file_keys(&t));
         }
     }

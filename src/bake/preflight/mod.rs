@@ -104,6 +104,17 @@ impl PreflightReport {
     }
 }
 
+/// A FIPS build from a source image that is not Ubuntu Pro, as the operator stands on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FipsAck {
+    /// Not acknowledged (`kiln build` without `--allow-unvalidated-fips`): the check fails.
+    Refused,
+    /// Acknowledged with `--allow-unvalidated-fips`: a warning.
+    Acknowledged,
+    /// Not acknowledged yet: the console asks before the build starts (a warning that says so).
+    AskLater,
+}
+
 /// What preflight looks at (made from the prepared build, see `request::Prepared`).
 #[derive(Debug, Clone)]
 pub struct PreflightInput {
@@ -127,8 +138,8 @@ pub struct PreflightInput {
     pub source_image: String,
     /// FIPS requested.
     pub fips: bool,
-    /// The operator accepts a FIPS build that will not be validated.
-    pub allow_unvalidated_fips: bool,
+    /// What the operator said (or will be asked) about a FIPS build that would not be validated.
+    pub fips_ack: FipsAck,
     /// How long to wait for the cloud.
     pub cloud_timeout: Duration,
 }
@@ -149,7 +160,7 @@ pub async fn run(
             template: input.template.display().to_string(),
             source_image: input.source_image.clone(),
             fips: input.fips,
-            allow_unvalidated_fips: input.allow_unvalidated_fips,
+            fips_ack: input.fips_ack,
         },
     )
 }

@@ -4,7 +4,7 @@
 
 use super::artifacts::{ArtifactFacts, ArtifactState, INSTALLER, REQUIRED_ARTIFACTS};
 use super::facts::{Facts, ImageFact, PackerFact, TemplateFact};
-use super::{Check, PreflightReport};
+use super::{Check, FipsAck, PreflightReport};
 use crate::bake::fips::{ProVerdict, judge_source_image};
 
 /// What the verdicts need besides the facts.
@@ -18,8 +18,8 @@ pub struct Judging {
     pub source_image: String,
     /// FIPS requested.
     pub fips: bool,
-    /// A non-Pro source image for FIPS is acknowledged (a warning, not a failure).
-    pub allow_unvalidated_fips: bool,
+    /// Where the operator stands on a FIPS build that would not be validated.
+    pub fips_ack: FipsAck,
 }
 
 /// The checklist for these facts.
@@ -42,7 +42,7 @@ pub fn judge(facts: &Facts, j: &Judging) -> PreflightReport {
         .fips
         .then(|| judge_source_image(&j.source_image, properties));
     if let Some(v) = &fips_verdict {
-        checks.push(fips_check(v, j.allow_unvalidated_fips));
+        checks.push(fips_check(v, j.fips_ack));
     }
     PreflightReport {
         checks,
@@ -230,15 +230,22 @@ fn source_image<'a>(
 }
 
 /// The FIPS line of the checklist.
-pub fn fips_check(verdict: &ProVerdict, allow_unvalidated: bool) -> Check {
-    match verdict {
-        ProVerdict::Pro(why) => Check::ok("fips", format!("source image is Ubuntu Pro ({why})")),
-        ProVerdict::NotPro(why) if allow_unvalidated => Check::warn(
+pub fn fips_check(verdict: &ProVerdict, ack: FipsAck) -> Check {
+    match (verdict, ack) {
+        (ProVerdict::Pro(why), _) => {
+            Check::ok("fips", format!("source image is Ubuntu Pro ({why})"))
+        }
+        (ProVerdict::NotPro(why), FipsAck::Acknowledged) => Check::warn(
             "fips",
             format!("the image will NOT be FIPS-validated: {why}"),
             "acknowledged with --allow-unvalidated-fips; use an Ubuntu Pro source image for a validated build",
         ),
-        ProVerdict::NotPro(why) => Check::fail(
+        (ProVerdict::NotPro(why), FipsAck::AskLater) => Check::warn(
+            "fips",
+            format!("the image would NOT be FIPS-validated: {why}; not acknowledged"),
+            "use an Ubuntu Pro source image, or acknowledge (Shift-A) when asked before the build starts",
+        ),
+        (ProVerdict::NotPro(why), FipsAck::Refused) => Check::fail(
             "fips",
             format!("the image would NOT be FIPS-validated: {why}"),
             "set source_image_name to an Ubuntu Pro image (e.g. ubuntu-pro-22.04-fips), or pass --allow-unvalidated-fips",
@@ -289,12 +296,17 @@ mod tests {
     }
 
     fn judging(fips: bool, allow: bool) -> Judging {
+        let fips_ack = if allow {
+            FipsAck::Acknowledged
+        } else {
+            FipsAck::Refused
+        };
         Judging {
             packer: "packer".into(),
             template: "stages/rke2-node.pkr.hcl".into(),
             source_image: "ubuntu-22.04".into(),
             fips,
-            allow_unvalidated_fips: allow,
+            fips_ack,
         }
     }
 
@@ -429,5 +441,15 @@ mod tests {
         assert_eq!(status_of(&r, "fips"), CheckStatus::Fail);
         let r = judge(&f, &judging(true, true));
         assert_eq!(status_of(&r, "fips"), CheckStatus::Warn, "acknowledged");
+        let mut j = judging(true, false);
+        j.fips_ack = FipsAck::AskLater;
+        let r = judge(&f, &j);
+        let c = r.checks.iter().find(|c| c.name == "fips").unwrap();
+        assert_eq!(c.status, CheckStatus::Warn);
+        assert!(c.detail.ends_with("not acknowledged"), "{c:?}");
+        assert!(
+            !c.fix.as_deref().unwrap().contains("acknowledged with"),
+            "claims no acknowledgement"
+        );
     }
 }

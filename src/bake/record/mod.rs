@@ -5,7 +5,7 @@
 mod store;
 mod writer;
 
-pub use store::{Listing, RecordStore, load, typical_seconds};
+pub use store::{Listing, RecordStore, load, typical_seconds, typical_stage_seconds};
 pub use writer::{RecordFile, RecordTask};
 
 use std::collections::BTreeMap;
@@ -26,22 +26,22 @@ pub const BUILD_JSON: &str = "build.json";
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
     /// A file could not be written or read.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}: {cause}")]
     Io {
         /// What was being done.
         action: &'static str,
         /// Which file.
         path: PathBuf,
         /// Why it failed.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// build.json is not what kiln writes.
-    #[error("{path} is not a kiln build record: {source}")]
+    #[error("{path} is not a kiln build record: {cause}")]
     Parse {
         /// Which file.
         path: PathBuf,
         /// What is wrong, with line and column.
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
 }
 
@@ -52,7 +52,7 @@ pub(crate) fn io<'a>(
     move |source| RecordError::Io {
         action,
         path: path.to_path_buf(),
-        source,
+        cause: source,
     }
 }
 

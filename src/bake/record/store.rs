@@ -96,11 +96,40 @@ pub fn typical_seconds(records: &[Result<(PathBuf, BuildRecord), RecordError>]) 
     Some(secs[secs.len() / 2])
 }
 
+/// The typical time of each stage: the median over the last 20 successful builds that ran it.
+pub fn typical_stage_seconds(
+    records: &[Result<(PathBuf, BuildRecord), RecordError>],
+) -> std::collections::BTreeMap<String, f64> {
+    let mut times: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+    for (_, r) in records
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .filter(|(_, r)| r.result == RecordResult::Succeeded)
+        .take(20)
+    {
+        for s in &r.stages {
+            if let Some(secs) = s.seconds {
+                times.entry(s.name.clone()).or_default().push(secs);
+            }
+        }
+    }
+    times
+        .into_iter()
+        .map(|(name, mut v)| {
+            v.sort_by(f64::total_cmp);
+            (name, v[v.len() / 2])
+        })
+        .collect()
+}
+
 /// Reads one record directory's build.json.
 pub fn load(dir: &Path) -> Result<BuildRecord, RecordError> {
     let path = dir.join(BUILD_JSON);
     let text = fs::read_to_string(&path).map_err(io("reading", &path))?;
-    serde_json::from_str(&text).map_err(|source| RecordError::Parse { path, source })
+    serde_json::from_str(&text).map_err(|source| RecordError::Parse {
+        path,
+        cause: source,
+    })
 }
 
 #[cfg(test)]

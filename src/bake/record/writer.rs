@@ -63,7 +63,7 @@ impl RecordFile {
         let text =
             serde_json::to_string_pretty(&self.record).map_err(|source| RecordError::Parse {
                 path: path.clone(),
-                source,
+                cause: source,
             })?;
         fs::write(&tmp, text + "\n").map_err(io("writing", &tmp))?;
         fs::rename(&tmp, &path).map_err(io("renaming into", &path))

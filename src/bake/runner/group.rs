@@ -31,7 +31,7 @@ impl GroupHandle {
             Err(source) => Err(RunnerError::Signal {
                 signal,
                 pgid: self.pgid,
-                source,
+                cause: source,
             }),
         }
     }

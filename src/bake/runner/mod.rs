@@ -82,22 +82,22 @@ pub enum PackerOutput {
 #[derive(Debug, thiserror::Error)]
 pub enum RunnerError {
     /// The executable could not be started.
-    #[error("could not start `{program}`: {source} (is packer installed and on PATH?)")]
+    #[error("could not start `{program}`: {cause} (is packer installed and on PATH?)")]
     Spawn {
         /// What we tried to run.
         program: String,
         /// Why it failed.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// Signalling the process group failed.
-    #[error("could not send {signal} to packer's process group {pgid}: {source}")]
+    #[error("could not send {signal} to packer's process group {pgid}: {cause}")]
     Signal {
         /// The signal.
         signal: Signal,
         /// The group.
         pgid: i32,
         /// Why.
-        source: nix::Error,
+        cause: nix::Error,
     },
 }
 
@@ -138,7 +138,7 @@ pub fn spawn(
     }
     let mut child = command.spawn().map_err(|source| RunnerError::Spawn {
         program: invocation.program.display().to_string(),
-        source,
+        cause: source,
     })?;
     let pgid = child.id().map_or(0, |id| id as i32);
     let (tx, rx) = mpsc::channel(4096);

@@ -26,19 +26,25 @@ pub fn draw(page: &BakePage, frame: &mut Frame, area: Rect, ctx: &DrawCtx<'_>) {
         row("template", v.template.clone(), t.style("text")),
         row("image", v.expected_image.clone(), t.style("text")),
         row("source image", v.source_image.clone(), t.style("text")),
-        row(
-            "FIPS  [f]",
-            if v.fips {
-                "on: fips_enabled=true (needs Ubuntu Pro)".into()
-            } else {
-                "off".into()
-            },
-            if v.fips {
-                t.style("warning")
-            } else {
-                t.style("text")
-            },
-        ),
+        {
+            let verdict = page.preflight.data().and_then(|r| r.fips_verdict.as_ref());
+            let (text, style) = match (v.fips, verdict) {
+                (false, _) => ("off".to_string(), "text"),
+                (true, None) => (
+                    "on: fips_enabled=true (needs Ubuntu Pro; preflight checks it)".into(),
+                    "warning",
+                ),
+                (true, Some(crate::bake::fips::ProVerdict::Pro(_))) => (
+                    "on: the source image is Ubuntu Pro: the image will be FIPS-validated".into(),
+                    "ok",
+                ),
+                (true, Some(crate::bake::fips::ProVerdict::NotPro(_))) => (
+                    "on: NOT Ubuntu Pro: not acknowledged (you are asked before the build)".into(),
+                    "warning",
+                ),
+            };
+            row("FIPS  [f]", text, t.style(style))
+        },
     ];
     for (k, val) in &v.vars {
         let shown = if crate::secrets::is_secret_name(k) {
@@ -56,9 +62,14 @@ pub fn draw(page: &BakePage, frame: &mut Frame, area: Rect, ctx: &DrawCtx<'_>) {
         )));
         lines.push(Line::raw(""));
     }
-    if page.demo.is_some() {
+    if let Some(d) = &page.demo {
+        let next = d
+            .names
+            .get(d.next % d.names.len().max(1))
+            .cloned()
+            .unwrap_or_default();
         lines.push(Line::from(Span::styled(
-            "Demo: Enter replays a recorded build (success, then failure).",
+            format!("Demo: Enter replays the recorded `{next}` build (no cloud, no packer)."),
             t.style("text"),
         )));
     } else if ctx.shared.readonly {

@@ -12,6 +12,8 @@ actions! {
     pub enum Action {
         /// Preflight, then build (demo: the next replay).
         Start,
+        /// The form for the next build (again: back to the build).
+        NewForm,
         /// FIPS on / off for the next build.
         ToggleFips,
         /// Run the checklist only.
@@ -34,6 +36,16 @@ actions! {
         PageUp,
         /// Scroll the log down a page (to the end follows it again).
         PageDown,
+        /// Scroll long log lines left.
+        Left,
+        /// Scroll long log lines right.
+        Right,
+        /// Wrap long log lines (again: cut them).
+        Wrap,
+        /// Scroll the result's explanation up.
+        ResultUp,
+        /// Scroll the result's explanation down.
+        ResultDown,
         /// Clear the filter, the stage selection and the scroll.
         Escape,
     }
@@ -46,6 +58,13 @@ const TABLE: &[Binding<Action>] = &[
         hint: Some("build"),
         action: Action::Start,
         matches: |k| k.code == KeyCode::Enter || plain(k, 'b'),
+    },
+    Binding {
+        keys: "n",
+        help: "the form for the next build (again: back to the build)",
+        hint: Some("form"),
+        action: Action::NewForm,
+        matches: |k| plain(k, 'n'),
     },
     Binding {
         keys: "f",
@@ -125,6 +144,41 @@ const TABLE: &[Binding<Action>] = &[
         matches: |k| k.code == KeyCode::PageDown,
     },
     Binding {
+        keys: "Left / Right",
+        help: "scroll long log lines left / right",
+        hint: None,
+        action: Action::Left,
+        matches: |k| k.code == KeyCode::Left || plain(k, 'h'),
+    },
+    Binding {
+        keys: "",
+        help: "",
+        hint: None,
+        action: Action::Right,
+        matches: |k| k.code == KeyCode::Right || plain(k, 'l'),
+    },
+    Binding {
+        keys: "w",
+        help: "wrap long log lines (again: cut them)",
+        hint: Some("wrap"),
+        action: Action::Wrap,
+        matches: |k| plain(k, 'w'),
+    },
+    Binding {
+        keys: "[ / ]",
+        help: "scroll the result's explanation",
+        hint: None,
+        action: Action::ResultUp,
+        matches: |k| plain(k, '['),
+    },
+    Binding {
+        keys: "",
+        help: "",
+        hint: None,
+        action: Action::ResultDown,
+        matches: |k| plain(k, ']'),
+    },
+    Binding {
         keys: "Esc",
         help: "clear the filter, the stage selection and the scroll",
         hint: None,
@@ -144,18 +198,23 @@ pub fn bindings(page: &BakePage, shared: &Shared) -> Vec<Binding<Action>> {
 
 fn valid(page: &BakePage, shared: &Shared, action: Action) -> bool {
     let running = page.running();
-    let shown = page.run.is_some();
+    let shown = page.shown_run();
+    let long_result = shown
+        .and_then(|r| r.state.outcome.as_ref())
+        .is_some_and(|o| o.explanation.len() > super::result::SHOWN);
     match action {
         Action::Start => !running && (shared.demo || !shared.readonly),
+        Action::NewForm => page.run.is_some(),
         Action::ToggleFips => !shared.demo,
         Action::Preflight => !shared.demo && !page.preflight.is_loading(),
         Action::Cancel => running,
         Action::Faster | Action::Slower => shared.demo,
-        Action::Up | Action::Down | Action::Top | Action::Bottom => shown,
-        Action::PageUp | Action::PageDown => shown,
-        Action::Escape => page
-            .run
-            .as_ref()
-            .is_some_and(|r| !r.filter.is_empty() || r.selected.is_some() || r.scroll > 0),
+        Action::Up | Action::Down | Action::Top | Action::Bottom => shown.is_some(),
+        Action::PageUp | Action::PageDown | Action::Wrap => shown.is_some(),
+        Action::Left | Action::Right => shown.is_some_and(|r| !r.pane.wrap),
+        Action::ResultUp | Action::ResultDown => long_result,
+        Action::Escape => shown.is_some_and(|r| {
+            !r.filter.is_empty() || r.selected.is_some() || r.pane.scroll > 0 || r.pane.hscroll > 0
+        }),
     }
 }

@@ -5,10 +5,13 @@
 
 mod form;
 pub mod keys;
+mod log_pane;
 mod progress;
+mod result;
 pub mod tasks;
 mod update;
 
+use std::cell::Cell;
 use std::path::PathBuf;
 
 use crossterm::event::KeyEvent;
@@ -56,10 +59,35 @@ pub struct Run {
     pub cancel_sent: bool,
     /// The stage whose log is shown; None follows the running stage.
     pub selected: Option<StageId>,
-    /// Log lines scrolled up from the bottom (0 follows).
-    pub scroll: usize,
+    /// How the log pane is scrolled.
+    pub pane: LogPane,
     /// Live filter of the log pane.
     pub filter: String,
+    /// Explanation lines scrolled past in the result panel.
+    pub result_scroll: usize,
+}
+
+/// How the log pane shows its lines.
+#[derive(Debug, Clone, Default)]
+pub struct LogPane {
+    /// Lines scrolled up from the newest (0 follows the log).
+    pub scroll: usize,
+    /// Characters scrolled right (when not wrapping).
+    pub hscroll: usize,
+    /// Long lines wrap instead of being cut.
+    pub wrap: bool,
+    /// Lines the last frame showed (a page).
+    pub page: Cell<usize>,
+    /// How far the last frame could scroll up.
+    pub max_scroll: Cell<usize>,
+}
+
+impl LogPane {
+    /// Scrolls by `lines` (positive: back in time), clamped to what there is.
+    pub fn scroll_by(&mut self, lines: isize) {
+        let max = self.max_scroll.get() as isize;
+        self.scroll = (self.scroll as isize + lines).clamp(0, max.max(0)) as usize;
+    }
 }
 
 impl Run {
@@ -171,6 +199,8 @@ pub struct BakePage {
     pub demo: Option<Demo>,
     /// The open question.
     pub prompt: Option<BakePrompt>,
+    /// The form is shown although a build exists (`n`, or a change to the form).
+    pub show_form: bool,
 }
 
 impl BakePage {
@@ -187,6 +217,11 @@ impl BakePage {
     /// Starts a build (preflight first) or, in the demo, the next replay.
     pub fn start(&mut self, shared: &mut Shared) -> Vec<Effect> {
         update::start(self, shared)
+    }
+
+    /// The build on screen: None while the form is shown.
+    pub fn shown_run(&self) -> Option<&Run> {
+        self.run.as_ref().filter(|_| !self.show_form)
     }
 
     /// True while a build runs.
@@ -225,13 +260,19 @@ impl Page for BakePage {
     }
 
     fn filter(&self) -> Option<&str> {
-        self.run.as_ref().map(|r| r.filter.as_str())
+        self.shown_run().map(|r| r.filter.as_str())
     }
 
     fn set_filter(&mut self, text: String) {
-        if let Some(r) = self.run.as_mut() {
+        if let Some(r) = self.run.as_mut().filter(|_| !self.show_form) {
             r.filter = text;
-            r.scroll = 0;
+            r.pane.scroll = 0;
+        }
+    }
+
+    fn on_wheel(&mut self, lines: isize) {
+        if let Some(r) = self.run.as_mut().filter(|_| !self.show_form) {
+            r.pane.scroll_by(lines);
         }
     }
 
@@ -258,7 +299,7 @@ impl Page for BakePage {
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, ctx: &DrawCtx<'_>) {
-        match &self.run {
+        match self.shown_run() {
             None => form::draw(self, frame, area, ctx),
             Some(run) => progress::draw(self, run, frame, area, ctx),
         }

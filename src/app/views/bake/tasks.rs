@@ -80,7 +80,12 @@ fn run_preflight(vars: Vec<(String, String)>, fips: bool, exec: &Exec) {
         // Reads the template: off the UI thread. The console asks for the FIPS acknowledgement
         // itself, so preflight only warns about a non-Pro image.
         let input = tokio::task::spawn_blocking(move || {
-            prepare(&settings, &choices, now).preflight_input(&settings, true, &env, &env_names())
+            prepare(&settings, &choices, now).preflight_input(
+                &settings,
+                preflight::FipsAck::AskLater,
+                &env,
+                &env_names(),
+            )
         })
         .await;
         let report = match input {

@@ -11,24 +11,32 @@ use crate::bake::fips::FIPS_EXPLANATION;
 use crate::bake::preflight::PreflightReport;
 use crate::bake::start::{StartDecision, decide};
 
-/// Lines a page of the log scrolls.
-const PAGE: usize = 10;
+/// Characters a Left / Right moves long lines.
+const HSTEP: usize = 16;
 
 pub fn on_action(page: &mut BakePage, action: Action, shared: &mut Shared) -> Vec<Effect> {
     match action {
         Action::Start => return start(page, shared),
+        Action::NewForm => {
+            page.show_form = !page.show_form;
+            if page.show_form {
+                shared.info(if page.running() {
+                    "the form for the next build (n: back to the running build)"
+                } else {
+                    "the form for the next build (n: back to the last build)"
+                });
+            }
+        }
         Action::ToggleFips => {
             page.form.fips = !page.form.fips;
             page.preflight = Default::default();
+            page.show_form = true;
             let state = if page.form.fips { "on" } else { "off" };
-            if page.running() {
-                shared.info(format!("FIPS {state} for the next build"));
-            } else {
-                shared.info(format!("FIPS {state}"));
-            }
+            shared.info(format!("FIPS {state} for the next build"));
         }
         Action::Preflight => {
             page.preflight.start();
+            page.show_form = true;
             return vec![preflight_effect(page)];
         }
         Action::Cancel => {
@@ -55,10 +63,34 @@ pub fn on_action(page: &mut BakePage, action: Action, shared: &mut Shared) -> Ve
         Action::Up | Action::Down | Action::Top | Action::Bottom => move_stage(page, action),
         Action::PageUp | Action::PageDown => {
             if let Some(r) = page.run.as_mut() {
-                r.scroll = if action == Action::PageUp {
-                    r.scroll.saturating_add(PAGE)
+                let p = r.pane.page.get().max(1) as isize;
+                r.pane
+                    .scroll_by(if action == Action::PageUp { p } else { -p });
+            }
+        }
+        Action::Left | Action::Right => {
+            if let Some(r) = page.run.as_mut() {
+                r.pane.hscroll = if action == Action::Left {
+                    r.pane.hscroll.saturating_sub(HSTEP)
                 } else {
-                    r.scroll.saturating_sub(PAGE)
+                    r.pane.hscroll + HSTEP
+                };
+            }
+        }
+        Action::Wrap => {
+            if let Some(r) = page.run.as_mut() {
+                r.pane.wrap = !r.pane.wrap;
+                r.pane.hscroll = 0;
+            }
+        }
+        Action::ResultUp | Action::ResultDown => {
+            if let Some(r) = page.run.as_mut() {
+                let len = r.state.outcome.as_ref().map_or(0, |o| o.explanation.len());
+                let max = len.saturating_sub(super::result::SHOWN);
+                r.result_scroll = if action == Action::ResultUp {
+                    r.result_scroll.saturating_sub(1)
+                } else {
+                    (r.result_scroll + 1).min(max)
                 };
             }
         }
@@ -66,7 +98,8 @@ pub fn on_action(page: &mut BakePage, action: Action, shared: &mut Shared) -> Ve
             if let Some(r) = page.run.as_mut() {
                 r.filter.clear();
                 r.selected = None;
-                r.scroll = 0;
+                r.pane.scroll = 0;
+                r.pane.hscroll = 0;
             }
         }
     }
@@ -90,7 +123,7 @@ fn move_stage(page: &mut BakePage, action: Action) {
         _ => last,
     };
     run.selected = order.get(next).copied();
-    run.scroll = 0;
+    run.pane.scroll = 0;
 }
 
 fn preflight_effect(page: &BakePage) -> Effect {
@@ -119,6 +152,7 @@ pub fn start(page: &mut BakePage, shared: &mut Shared) -> Vec<Effect> {
         shared.warn("--readonly: starting a build is disabled");
         return Vec::new();
     }
+    page.show_form = true;
     if page.skip_preflight {
         return apply_decision(page, None, shared);
     }
@@ -236,10 +270,15 @@ pub fn on_command(
 ) -> Option<Vec<Effect>> {
     match cmd {
         "start" => return Some(start(page, shared)),
+        "new" => {
+            page.show_form = true;
+            shared.info("the form for the next build");
+        }
         "fips" => match arg {
             "on" | "off" => {
                 page.form.fips = arg == "on";
                 page.preflight = Default::default();
+                page.show_form = true;
                 shared.info(format!("FIPS {arg} for the next build"));
             }
             _ => shared.error("usage: :fips on|off"),
@@ -250,6 +289,7 @@ pub fn on_command(
                 shared.info(format!("var {k} set for the next build"));
                 page.form.vars.push((k, v));
                 page.preflight = Default::default();
+                page.show_form = true;
             }
             Err(e) => shared.error(e),
         },
@@ -258,6 +298,7 @@ pub fn on_command(
             page.form.vars.retain(|(k, _)| k != arg);
             if page.form.vars.len() < before {
                 page.preflight = Default::default();
+                page.show_form = true;
                 shared.info(format!("var {arg} removed"));
             } else {
                 shared.warn(format!("no var `{arg}` is set"));
@@ -274,6 +315,11 @@ pub fn on_event(page: &mut BakePage, event: Event, shared: &mut Shared) -> Vec<E
             if let Some(r) = page.run.as_mut() {
                 for e in &events {
                     r.state.apply(e);
+                    if let crate::bake::events::BuildEvent::Warning { message, .. } = e
+                        && message.starts_with(crate::bake::session::RECORD_WARNING)
+                    {
+                        shared.error(message.clone());
+                    }
                 }
             }
         }
@@ -283,6 +329,7 @@ pub fn on_event(page: &mut BakePage, event: Event, shared: &mut Shared) -> Vec<E
             expected_image,
         } => {
             page.start_error = None;
+            page.show_form = false;
             page.run = Some(Run {
                 state: *state,
                 fips,
@@ -290,8 +337,9 @@ pub fn on_event(page: &mut BakePage, event: Event, shared: &mut Shared) -> Vec<E
                 record_dir: None,
                 cancel_sent: false,
                 selected: None,
-                scroll: 0,
+                pane: Default::default(),
                 filter: String::new(),
+                result_scroll: 0,
             });
         }
         Event::Started(dir) => {
@@ -325,7 +373,19 @@ pub fn on_event(page: &mut BakePage, event: Event, shared: &mut Shared) -> Vec<E
             if page.prompt == Some(BakePrompt::ConfirmCancel) {
                 page.prompt = None;
             }
+            if let Some(d) = &page.demo
+                && !d.names.is_empty()
+                && page.run.is_some()
+            {
+                let next = &d.names[d.next % d.names.len()];
+                shared.info(format!(
+                    "replay ended: b replays the recorded `{next}` build next; n shows the form"
+                ));
+            }
             shared.notices.push(Notice::BuildsChanged);
+            if shared.bell {
+                return vec![Effect::Bell];
+            }
         }
         Event::HashProgress(file, done, total) => page.hashing = Some((file, done, total)),
         Event::Preflight(report) => return on_preflight(page, report, shared),

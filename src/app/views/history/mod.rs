@@ -171,11 +171,22 @@ const TABLE: &[Binding<Action>] = &[
     },
 ];
 
+/// The records read, and what they say of typical build times.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// The records, newest first.
+    pub entries: Vec<Entry>,
+    /// The median time of successful builds.
+    pub typical: Option<f64>,
+    /// The median time of each stage.
+    pub stages: std::collections::BTreeMap<String, f64>,
+}
+
 /// What background work reports to the History view.
 #[derive(Debug)]
 pub enum Event {
-    /// The records, or why the directory could not be read; with the typical build time.
-    Loaded(Result<(Vec<Entry>, Option<f64>), String>),
+    /// The records, or why the directory could not be read.
+    Loaded(Result<Loaded, String>),
 }
 
 /// Work the History view asks for.
@@ -274,9 +285,11 @@ impl Page for HistoryPage {
     fn on_event(&mut self, event: Event, shared: &mut Shared) -> Vec<Effect> {
         let Event::Loaded(result) = event;
         match result {
-            Ok((entries, typical)) => {
-                shared.typical_build_seconds = typical;
-                self.records = Loading::Loaded(entries.into_iter().map(HistoryRow).collect());
+            Ok(loaded) => {
+                shared.typical_build_seconds = loaded.typical;
+                shared.typical_stage_seconds = loaded.stages;
+                self.records =
+                    Loading::Loaded(loaded.entries.into_iter().map(HistoryRow).collect());
                 self.table
                     .refresh(self.records.data().map_or(&[], Vec::as_slice));
             }

@@ -1,6 +1,6 @@
 //! The History view's work: reading the build records off the UI thread.
 
-use super::{Event, HistoryEffect};
+use super::{Event, HistoryEffect, Loaded};
 use crate::app::executor::Exec;
 use crate::bake::record::RecordStore;
 
@@ -14,15 +14,17 @@ pub fn run(effect: HistoryEffect, exec: &mut Exec) {
                 let loaded = match store.list() {
                     Ok(records) => {
                         let typical = crate::bake::record::typical_seconds(&records);
+                        let stages = crate::bake::record::typical_stage_seconds(&records);
                         let bad = records.iter().filter(|r| r.is_err()).count();
                         log::debug!(target: "kiln::history", "{} build records in {} ({bad} unreadable)", records.len(), store.root().display());
-                        Ok((
-                            records
+                        Ok(Loaded {
+                            entries: records
                                 .into_iter()
                                 .map(|r| r.map_err(|e| e.to_string()))
                                 .collect(),
                             typical,
-                        ))
+                            stages,
+                        })
                     }
                     Err(e) => {
                         log::warn!(target: "kiln::history", "{e}");
