@@ -9,7 +9,7 @@
 STAGES_DIR="$(cd "${BATS_TEST_DIRNAME}/../../stages" && pwd)"
 SAFE_TOOLS=(awk basename cat chmod cmp cp cut dirname env find grep gzip head jq ls mkdir mkfifo
   mktemp mv rm sed seq sha256sum sleep sort stat tail tar tee touch tr truncate uniq wc xargs zstd
-  install ln timeout du id)
+  install ln timeout du id uname date)
 
 setup_stage() {
   ROOT="${BATS_TEST_TMPDIR}/root"
