@@ -4,6 +4,7 @@
 # tools/make-oci.py and pushed with skopeo. Everything binds 127.0.0.1 on ports picked here, and
 # every process started here is stopped by PID.
 # shellcheck disable=SC2034 # variables shared with the .bats files and the benchmark
+# shellcheck source-path=SCRIPTDIR
 
 REAL_TOOLS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REAL_STAGES_DIR="$(cd "${REAL_TOOLS_DIR}/../../stages" && pwd)"
@@ -63,7 +64,7 @@ stop_pid() {
 pids_with_arg() {
   local p
   for p in /proc/[0-9]*; do
-    if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$1"; then
+    if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF -- "$1"; then
       printf '%s\n' "${p#/proc/}"
     fi
   done

@@ -43,7 +43,7 @@ out="__PROBE__/$(id -u).$$.log"
   [[ -f "$dir/03-prepull-images.sh" ]] && echo list_beside=yes
   for f in "$dir"/varfile_*; do printf 'varfile_mode=%s\n' "$(stat -c %a "$f")"; done
   for p in /proc/[0-9]*; do
-    if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF "__SECRET__"; then
+    if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF "__SECRET__"; then
       printf 'LEAK pid=%s cmdline=%s\n' "${p#/proc/}" "$(tr '\0' ' ' <"$p/cmdline")"
     fi
   done
@@ -108,7 +108,7 @@ PY
     deadline=$((SECONDS + 300))
     while [[ ! -e "$W/build.done" ]] && ((SECONDS < deadline)); do
       for p in /proc/[0-9]*; do
-        if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF "$SECRET"; then
+        if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF "$SECRET"; then
           printf 'LEAK pid=%s cmdline=%s\n' "${p#/proc/}" "$(tr '\0' ' ' <"$p/cmdline")" >>"$W/sampler.leaks"
         fi
       done
