@@ -56,7 +56,7 @@ esac'
 pinned() {
   sed -n '/^IMAGES=($/,/^)$/p' "$STAGES_DIR/03-prepull-images.sh" | sed '1d;$d' | sed 's/^  "//; s/"$//'
 }
-harbor_refs() { pinned | awk -v r="${1:-harbor.vitro.lan}" '{ print r "/" $2 }'; }
+harbor_refs() { pinned | awk '{ print "harbor.vitro.lan/" $2 }'; }
 
 assert_containerd_stopped() {
   local pid

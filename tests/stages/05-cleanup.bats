@@ -60,7 +60,7 @@ setup() {
 }
 
 @test "a minimal image (no /root/.ssh, no cloud-init, journalctl, apt-get, fstrim, pro) is cleaned without dying" {
-  rm -rf "$ROOT/root" "$ROOT/home" "$ROOT/var/log" "$ROOT/etc/ssh"
+  rm -rf "${ROOT:?}/root" "${ROOT:?}/home" "${ROOT:?}/var/log" "${ROOT:?}/etc/ssh"
   rm "$STUBS"/*
   run_stage 05-cleanup.sh
   assert_status 0
