@@ -209,7 +209,8 @@ record() {
       digest="$(awk -v ref="${HARBOR[$i]}" '$1 == ref { print $3; exit }' <<<"$listing")"
       upstream_digest="$(awk -v ref="${UPSTREAM[$i]}" '$1 == ref { print $3; exit }' <<<"$listing")"
       if [[ -z "$digest" || "$digest" != "$upstream_digest" ]]; then
-        warn "prepull-failed ${HARBOR[$i]} (pulled but not in the image store under both names)"
+        printf '03-prepull-images: %s was pulled but is not in the image store under both names\n' "${HARBOR[$i]}" >&2
+        warn "prepull-failed ${HARBOR[$i]}"
         digest=""
       fi
     fi
