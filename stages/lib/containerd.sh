@@ -3,7 +3,7 @@
 #
 #   find_runtime              PATH gets RKE2's containerd and ctr (see below)
 #   containerd_start          standalone daemon on CONTAINERD_ROOT, socket in a private run dir
-#   ctrn ARGS...              ctr against it, namespace k8s.io
+#   ctrn ARGS...              ctr against it, namespace k8s.io, bounded by CTR_TIMEOUT seconds
 #   containerd_stop           TERM, bounded wait, KILL; called from the EXIT trap
 #
 # Environment:
@@ -121,7 +121,7 @@ TOML
   CONTAINERD_PID=$!
   deadline=$((SECONDS + CONTAINERD_START_TIMEOUT))
   while ((SECONDS < deadline)); do
-    if ctr --address "$CTR_SOCKET" version >/dev/null 2>&1; then
+    if timeout 5 ctr --address "$CTR_SOCKET" version >/dev/null 2>&1; then
       return 0
     fi
     kill -0 "$CONTAINERD_PID" 2>/dev/null || break
@@ -152,4 +152,6 @@ containerd_stop() {
   fi
 }
 
-ctrn() { ctr --address "$CTR_SOCKET" --namespace "$NAMESPACE" "$@"; }
+# every ctr call against the local daemon is bounded too (pulls have their own PREPULL_TIMEOUT)
+CTR_TIMEOUT="${CTR_TIMEOUT:-300}"
+ctrn() { timeout --kill-after=10 "$CTR_TIMEOUT" ctr --address "$CTR_SOCKET" --namespace "$NAMESPACE" "$@"; }

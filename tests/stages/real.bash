@@ -164,7 +164,8 @@ make_airgap_tarball() {
 # containerd is stopped by then); sets INSPECT_PID, INSPECT_SOCK
 inspect_start() {
   local root="$1" run
-  run="$(mktemp -d /run/kiln-inspect.XXXXXX)"
+  # under the test's own directory: teardown_file kills whatever runs from there
+  run="$(mktemp -d "${BATS_FILE_TMPDIR:-${TMPDIR:-/tmp}}/inspect.XXXXXX")"
   INSPECT_RUN="$run"
   INSPECT_SOCK="$run/sock"
   cat >"$run/config.toml" <<TOML
