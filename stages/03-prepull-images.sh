@@ -2,8 +2,8 @@
 # Stage 03: pre-pull the pinned add-on images into RKE2's containerd image store, under their
 # Harbor names AND their upstream names, pinned against kubelet's image GC.
 #
-# The pinned list: the IMAGES array below, ONE list read by this script, by 07-validate.sh and by
-# the console (without a shell). Format, one image per line:
+# The pinned list: the IMAGES array below, ONE list read by this script, by 07-validate.sh (from
+# the copy of this file 03 leaves in /var/lib/kiln-build) and by the console (without a shell). Format, one image per line:
 #   "<upstream ref> <path under HARBOR_REGISTRY>"
 # two fields separated by one space, inside double quotes, two spaces of indent, nothing else
 # on the line (no variables, no comments). The Harbor ref is "${HARBOR_REGISTRY}/<path>".
@@ -90,9 +90,11 @@ trap 'exit 143' TERM
 
 start() {
   # Each run starts clean: a rerun must not carry the previous run's failures (or successes).
-  mkdir -p "$STATE_DIR"
+  mkdir -p "$STATE_DIR" "$BUILD_STATE_DIR"
   : >"$PREPULLED"
   : >"$FAILURES"
+  # 07 checks against the very list this run used (this file; removed with the state by 05)
+  cp "${BASH_SOURCE[0]}" "${BUILD_STATE_DIR}/pinned-images.sh"
   find_runtime
   containerd_start || die "containerd did not come up on ${CTR_SOCKET} within ${CONTAINERD_START_TIMEOUT}s"
   WORK="${CONTAINERD_RUN_DIR}/prepull"

@@ -10,8 +10,9 @@
 #   PREPULL_STRICT    true: a pinned image that was not pre-pulled fails the gate; otherwise
 #                     (partial pre-pulls allowed, the default) each is a `kiln:warn prepull-failed`.
 #                     Nothing pre-pulled at all always fails.
-#   PINNED_LIST       file holding the IMAGES array (default: 03-prepull-images.sh beside this
-#                     script; the template uploads it there)
+#   PINNED_LIST       file holding the IMAGES array (default: the copy of itself 03 left in
+#                     /var/lib/kiln-build/pinned-images.sh, else 03-prepull-images.sh beside
+#                     this script, as in the repository)
 #   RKE2_BIN_DIR      RKE2's runtime binaries (default ${TARGET_ROOT}/var/lib/rancher/rke2/bin)
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
@@ -23,7 +24,11 @@ kiln_init 07-validate
 
 HARBOR_REGISTRY="${HARBOR_REGISTRY:-harbor.vitro.lan}"
 PREPULL_STRICT="${PREPULL_STRICT:-false}"
-PINNED_LIST="${PINNED_LIST:-${KILN_STAGES_DIR}/03-prepull-images.sh}"
+PINNED_LIST="${PINNED_LIST:-}"
+if [[ -z "$PINNED_LIST" ]]; then
+  PINNED_LIST="${BUILD_STATE_DIR}/pinned-images.sh"
+  [[ -f "$PINNED_LIST" ]] || PINNED_LIST="${KILN_STAGES_DIR}/03-prepull-images.sh"
+fi
 CAPRKE2_DIR="${ROOT}/opt/rke2-artifacts"
 SYSCTL_FILE="${ROOT}/etc/sysctl.d/90-rke2-node.conf"
 MODULES_FILE="${ROOT}/etc/modules-load.d/rke2.conf"
@@ -190,7 +195,7 @@ check_prepull_records() {
     fail "images: /etc/packer-build/prepulled-images.txt missing (did 03 run?)"
     return 0
   fi
-  [[ -f "$PINNED_LIST" ]] || die "the pinned list ${PINNED_LIST} is missing (the template uploads 03-prepull-images.sh beside this script)"
+  [[ -f "$PINNED_LIST" ]] || die "the pinned list is missing: ${BUILD_STATE_DIR#"$ROOT"}/pinned-images.sh (03 leaves it) or ${PINNED_LIST}"
   while read -r upstream path; do
     expected+=("${HARBOR_REGISTRY}/${path}")
   done < <(pinned_images "$PINNED_LIST")

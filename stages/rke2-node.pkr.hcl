@@ -224,10 +224,12 @@ build {
     ]
   }
 
-  # lib/ and the pinned list (03) beside the stage scripts: the shell provisioners upload each
-  # script into the same folder (remote_folder), where they source lib/ and 07 reads the list.
+  # lib/ beside the stage scripts: the shell provisioners upload each script into the same folder
+  # (remote_folder), where it sources lib/. (Stage 03 keeps a copy of itself, the pinned list,
+  # for 07. The console orders its stages by the first mention of each script in this file:
+  # name no stage script above 01's provisioner.)
   provisioner "file" {
-    sources     = ["${path.root}/lib", "${path.root}/03-prepull-images.sh"]
+    source      = "${path.root}/lib"
     destination = "${local.remote_stages}/"
   }
 

@@ -122,6 +122,8 @@ run_prepull() {
   # nothing left behind in the image but the store and the records
   [ -z "$(find "$ROOT/run" -mindepth 1)" ]
   [ ! -e "$ROOT/etc/rancher/rke2/registries.yaml" ]
+  # the list this run used, for the gate (07)
+  cmp "$STAGES_DIR/03-prepull-images.sh" "$ROOT/var/lib/kiln-build/pinned-images.sh"
 }
 
 @test "the standalone containerd does not probe unused snapshotters nor run CRI" {

@@ -124,6 +124,7 @@ upstream_ref() { sed -n "${1}p" "$F/pinned" | cut -d' ' -f1; }
   assert_no_containerd_left "$A"
   [ ! -s "$A/etc/packer-build/prepull-failures.txt" ]
   [ -x "$A/var/lib/kiln-build/rke2-runtime/bin/containerd" ]
+  cmp "$STAGES_DIR/03-prepull-images.sh" "$A/var/lib/kiln-build/pinned-images.sh" # the list 07 checks against
   [ -z "$(find "$A/tmp" -mindepth 1 -path '*kiln*')" ]
   # records: Harbor ref, the digest the registry serves, upstream name
   [ "$(wc -l <"$A/etc/packer-build/prepulled-images.txt")" -eq 14 ]
@@ -174,7 +175,7 @@ upstream_ref() { sed -n "${1}p" "$F/pinned" | cut -d' ' -f1; }
 
 @test "the FIPS reboot wipes /tmp (and the runtime cache is gone): the gate still finds RKE2's containerd" {
   find "$A/tmp" -mindepth 1 -delete
-  rm -rf "$A/var/lib/kiln-build"
+  rm -rf "$A/var/lib/kiln-build/rke2-runtime"
   run_real "$A" 07-validate.sh
   assert_status 0
   assert_output_has 'RKE2 runtime read from /var/lib/rancher/rke2/agent/images/rke2-images.linux-amd64.tar.zst'

@@ -125,7 +125,18 @@ assert_containerd_stopped() {
   assert_containerd_stopped
 }
 
-@test "the gate reads the real pinned list of 03 by default" {
+@test "the gate checks against the list 03 ran with (its copy in /var/lib/kiln-build)" {
+  mkdir -p "$ROOT/var/lib/kiln-build"
+  cp "$PINNED" "$ROOT/var/lib/kiln-build/pinned-images.sh"
+  run_stage 07-validate.sh RKE2_BIN_DIR="$STUBS" HARBOR_REGISTRY=h
+  assert_status 0
+  printf 'IMAGES=(\n  "up.io/a:v1 k8s/a:v1"\n  "up.io/b:v2 k8s/b:v2"\n  "up.io/c:v3 k8s/c:v3"\n)\n' >"$ROOT/var/lib/kiln-build/pinned-images.sh"
+  run_stage 07-validate.sh RKE2_BIN_DIR="$STUBS" HARBOR_REGISTRY=h
+  assert_status 1
+  assert_output_has 'images: h/k8s/c:v3 is pinned but neither pre-pulled nor recorded as failed'
+}
+
+@test "without 03's copy the gate reads 03 beside it (the repository layout)" {
   run_stage 07-validate.sh RKE2_BIN_DIR="$STUBS" HARBOR_REGISTRY=h
   assert_status 1
   assert_output_has 'images: h/k8s/provider-os/openstack-cloud-controller-manager:v1.30.0 is pinned but neither pre-pulled nor recorded as failed'
@@ -308,7 +319,7 @@ airgap_tarball_with_stub_runtime() {
   assert_status 0
   refute_output_has 'RKE2 runtime read from'
   # even without the cache, the runtime is read out of the tarball again
-  rm -rf "$ROOT/var/lib/kiln-build"
+  rm -rf "$ROOT/var/lib/kiln-build/rke2-runtime"
   run_stage 07-validate.sh HARBOR_REGISTRY=h PINNED_LIST="$PINNED"
   assert_status 0
   assert_output_has 'RKE2 runtime read from'

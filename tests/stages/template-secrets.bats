@@ -40,7 +40,6 @@ out="__PROBE__/$(id -u).$$.log"
   printf 'harbor=%s\nartifact_dir=%s\n' "${HARBOR_REGISTRY:-}" "${ARTIFACT_DIR:-}"
   dir="$(dirname "$0")"
   [[ -f "$dir/lib/common.sh" && -f "$dir/lib/containerd.sh" ]] && echo lib_beside=yes
-  [[ -f "$dir/03-prepull-images.sh" ]] && echo list_beside=yes
   for f in "$dir"/varfile_*; do printf 'varfile_mode=%s\n' "$(stat -c %a "$f")"; done
   for p in /proc/[0-9]*; do
     if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF "__SECRET__"; then
@@ -176,9 +175,8 @@ probe_of() { grep -l "^script=.*/script_[0-9]*\.sh$" "$W"/probe/*.log | xargs gr
   [ -z "$(find "$W/vm" -name 'varfile_*')" ]
 }
 
-@test "lib/ and the pinned list are uploaded beside the stage scripts, outside /tmp" {
+@test "lib/ is uploaded beside the stage scripts, outside /tmp" {
   [ "$(grep -l '^lib_beside=yes$' "$W"/probe/*.log | wc -l)" -eq 7 ]
-  [ "$(grep -l '^list_beside=yes$' "$W"/probe/*.log | wc -l)" -eq 7 ]
   [ "$(grep -h '^script=' "$W"/probe/*.log | grep -vc "^script=$W/vm/stages/script_[0-9]*\.sh$")" -eq 0 ]
   [ -f "$W/vm/artifacts/sha256sum-amd64.txt" ]
 }
@@ -189,4 +187,10 @@ probe_of() { grep -l "^script=.*/script_[0-9]*\.sh$" "$W"/probe/*.log | xargs gr
   [ "$got" = "$want" ] || { ls "$W/run"; cat "$W/run/packer-manifest.json"; echo "want $want"; false; }
   # the same provenance map is the openstack source's metadata (Glance properties)
   grep -q 'metadata = merge(local.provenance, { hw_qemu_guest_agent = "yes" })' "$STAGES_DIR/rke2-node.pkr.hcl"
+}
+
+@test "the console's stage order: scripts first named in the template in pipeline order" {
+  # kiln orders its stages by each .sh file's first mention in the template (comments aside)
+  order="$(sed 's/#.*//' "$STAGES_DIR/rke2-node.pkr.hcl" | grep -o '[0-9][0-9]-[a-z0-9-]*\.sh' | awk '!seen[$0]++' | tr '\n' ' ')"
+  [ "$order" = "01-system-packages.sh 02-install-rke2.sh 03-prepull-images.sh 04-harden.sh 06-manifest.sh 07-validate.sh 05-cleanup.sh " ]
 }
