@@ -11,7 +11,7 @@
 # and a new image. Besides the document's list it holds the CSI livenessprobe sidecar (both Cinder
 # CSI pods run it), cert-manager's startupapicheck (the chart's post-install job) and the CSI
 # snapshot-controller (the csi-snapshotter sidecar does nothing without it, and Cinder CSI's chart
-# does not deploy it); without them an airgapped node would still reach for a registry.
+# does not deploy it by default); without them an airgapped node would still reach for a registry.
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
