@@ -16,7 +16,7 @@
 # the whole stage (containerd start/stop, records) is printed beside it. Needs root.
 #
 # Usage: tests/stages/bench/prepull-bench.sh        (from the repository root)
-#   UNIQUE_MB=10 RTT_MS=40 CONN_MBIT=80 TOTAL_MBIT=400 BW_TOTAL_MBIT=200 RUNS=1
+#   UNIQUE_MB=24 SHARED_MB=8 RTT_MS=40 CONN_MBIT=80 TOTAL_MBIT=400 BW_TOTAL_MBIT=200 RUNS=1
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
@@ -24,8 +24,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=../real.bash
 source "${here}/../real.bash"
 STAGE="${REAL_STAGES_DIR}/03-prepull-images.sh"
-UNIQUE_MB="${UNIQUE_MB:-10}"
-SHARED_MB="${SHARED_MB:-4}"
+UNIQUE_MB="${UNIQUE_MB:-24}"
+SHARED_MB="${SHARED_MB:-8}"
 RTT_MS="${RTT_MS:-40}"
 CONN_MBIT="${CONN_MBIT:-80}"
 TOTAL_MBIT="${TOTAL_MBIT:-400}"
