@@ -6,9 +6,12 @@
 #   APT_TRIES         apt-get attempts before the offline fallback (default 3)
 #   APT_RETRY_DELAY   base backoff in seconds, doubled after each failure (default 10)
 #   PACKER_DEBS_DIR   offline .deb directory (default ${TARGET_ROOT}/tmp/packer-debs)
+# shellcheck source-path=SCRIPTDIR
 set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+kiln_init 01-system-packages
 
-ROOT="${TARGET_ROOT:-}"
 APT_TRIES="${APT_TRIES:-3}"
 APT_RETRY_DELAY="${APT_RETRY_DELAY:-10}"
 DEBS_DIR="${PACKER_DEBS_DIR:-${ROOT}/tmp/packer-debs}"
@@ -31,11 +34,6 @@ PACKAGES=(
   zstd
 )
 SERVICES=(qemu-guest-agent multipathd iscsid chrony)
-
-TOTAL=3
-progress() { printf 'kiln:progress %s/%s %s\n' "$1" "$TOTAL" "$2"; }
-warn() { printf 'kiln:warn %s\n' "$*"; }
-die() { printf '01-system-packages: %s\n' "$*" >&2; exit 1; }
 
 apt_install() {
   apt-get -o DPkg::Lock::Timeout=300 -q update &&
@@ -111,9 +109,7 @@ enable_services() {
   done
 }
 
-install_packages
-progress 1 "packages installed"
-disable_swap
-progress 2 "swap disabled"
-enable_services
-progress 3 "services enabled: ${SERVICES[*]}"
+step install_packages "packages installed"
+step disable_swap "swap disabled"
+step enable_services "services enabled: ${SERVICES[*]}"
+run_steps

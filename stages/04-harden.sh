@@ -5,13 +5,17 @@
 # Environment:
 #   TARGET_ROOT        prefix for every file written (tests); empty on a build VM
 #   FIPS_ENABLED       true: enable fips-updates through Ubuntu Pro (default false)
-#   UBUNTU_PRO_TOKEN   optional: attach an unattached image for the build (detached by 05)
+#   UBUNTU_PRO_TOKEN   optional: attach an unattached image for the build (detached by 05).
+#                      Arrives in the environment only (the template's root-only env file),
+#                      goes to `pro attach` in a 0600 attach config, never on a command line.
+# shellcheck source-path=SCRIPTDIR
 set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+kiln_init 04-harden
 
-ROOT="${TARGET_ROOT:-}"
 FIPS_ENABLED="${FIPS_ENABLED:-false}"
 UBUNTU_PRO_TOKEN="${UBUNTU_PRO_TOKEN:-}"
-STATE_DIR="${ROOT}/etc/packer-build"
 MODULES_FILE="${ROOT}/etc/modules-load.d/rke2.conf"
 SYSCTL_FILE="${ROOT}/etc/sysctl.d/90-rke2-node.conf"
 SSHD_DROPIN="${ROOT}/etc/ssh/sshd_config.d/10-rke2-node.conf"
@@ -27,15 +31,12 @@ SYSCTLS=(
   "vm.panic_on_oom=0"
   "kernel.panic=10"
   "kernel.panic_on_oops=1"
+  "kernel.keys.root_maxkeys=1000000"
+  "kernel.keys.root_maxbytes=25000000"
   "fs.inotify.max_user_instances=8192"
   "fs.inotify.max_user_watches=524288"
 )
 DISABLED_SERVICES=(ufw firewalld apparmor)
-
-TOTAL=5
-progress() { printf 'kiln:progress %s/%s %s\n' "$1" "$TOTAL" "$2"; }
-warn() { printf 'kiln:warn %s\n' "$*"; }
-die() { printf '04-harden: %s\n' "$*" >&2; exit 1; }
 
 load_modules() {
   local m
@@ -100,6 +101,7 @@ pro_attach_for_build() {
   if pro attach --attach-config "$cfg"; then
     rm -f "$cfg"
     printf 'attached by the image build; 05-cleanup.sh detaches before the snapshot\n' >"${STATE_DIR}/pro-attached-by-build"
+    sed -i 's/^attached_by_build=.*/attached_by_build=true/' "${STATE_DIR}/ubuntu-pro"
     return 0
   fi
   rm -f "$cfg"
@@ -111,9 +113,25 @@ write_fips_status() {
   printf 'requested=%s\nstatus=%s\n' "$1" "$2" >"${STATE_DIR}/fips-status"
 }
 
+# /etc/packer-build/ubuntu-pro: was the SOURCE image already attached (then every clone would
+# carry its machine token: 05 detaches it too), and did this build attach it?
+record_pro_source() {
+  local source_attached=unknown
+  if have pro; then
+    if pro_attached; then source_attached=true; else source_attached=false; fi
+  fi
+  mkdir -p "$STATE_DIR"
+  printf 'source_attached=%s\nattached_by_build=false\n' "$source_attached" >"${STATE_DIR}/ubuntu-pro"
+  if [[ "$source_attached" == "true" ]]; then
+    warn "the source image is attached to Ubuntu Pro; 05-cleanup detaches it before the snapshot (a clone must not carry its machine token)"
+  fi
+}
+
 fips() {
+  record_pro_source
   if [[ "$FIPS_ENABLED" != "true" ]]; then
     write_fips_status false disabled
+    STEP_LABEL="fips: disabled"
     return 0
   fi
   if pro_attached || pro_attach_for_build; then
@@ -125,15 +143,12 @@ fips() {
     warn "FIPS requested but the source image is not Ubuntu Pro (or no Pro token): this image will NOT be FIPS-validated"
     write_fips_status true unavailable
   fi
+  STEP_LABEL="fips: $(sed -n 's/^status=//p' "${STATE_DIR}/fips-status")"
 }
 
-load_modules
-progress 1 "kernel modules loaded: ${MODULES[*]}"
-apply_sysctls
-progress 2 "sysctls applied"
-disable_services
-progress 3 "ufw, firewalld, apparmor disabled"
-harden_ssh
-progress 4 "sshd hardened"
-fips
-progress 5 "fips: $(sed -n 's/^status=//p' "${STATE_DIR}/fips-status")"
+step load_modules "kernel modules loaded: ${MODULES[*]}"
+step apply_sysctls "sysctls applied"
+step disable_services "ufw, firewalld, apparmor disabled"
+step harden_ssh "sshd hardened"
+step fips "fips"
+run_steps

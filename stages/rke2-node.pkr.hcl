@@ -49,9 +49,13 @@ variable "fips_enabled" {
   default = false
 }
 
+# Secret: set it as PKR_VAR_ubuntu_pro_token (or UBUNTU_PRO_TOKEN) in packer's environment, never
+# with -var (packer's argv is readable by every user). It reaches stage 04 through the shell
+# provisioner's env var file (0600, removed after the script), never on a command line.
 variable "ubuntu_pro_token" {
   type        = string
   default     = env("UBUNTU_PRO_TOKEN")
+  sensitive   = true
   description = "Optional: attaches an unattached Pro image for FIPS; detached again before the snapshot."
 }
 
@@ -80,7 +84,31 @@ variable "prepull_jobs" {
 variable "prepull_strict" {
   type        = bool
   default     = false
-  description = "Fail the build when any image cannot be pre-pulled."
+  description = "Fail the build when any image cannot be pre-pulled (default: partial pre-pulls allowed, warned by 03 and the gate)."
+}
+
+variable "prepull_timeout" {
+  type        = number
+  default     = 900
+  description = "Seconds one pull attempt may take before it is killed."
+}
+
+variable "prepull_attempts" {
+  type        = number
+  default     = 2
+  description = "Attempts per image (a failed or timed-out pull is retried)."
+}
+
+variable "rke2_registry_mirror" {
+  type        = bool
+  default     = false
+  description = "Write /etc/rancher/rke2/registries.yaml so nodes pull the pinned upstream names through Harbor (no credentials)."
+}
+
+variable "build_dir" {
+  type        = string
+  default     = "/var/tmp/kiln-build"
+  description = "Directory on the build VM for the stage scripts, lib/ and uploads; not /tmp (the FIPS reboot wipes it). 05 empties /var/tmp."
 }
 
 variable "offline_debs_dir" {
@@ -121,7 +149,16 @@ locals {
   schema_version     = "1.0"
   files_dir          = "${path.root}/../files"
   debs_dir           = var.offline_debs_dir != "" ? var.offline_debs_dir : "${path.root}/offline-debs"
-  remote_ca_file     = var.harbor_ca_file != "" ? "/tmp/rke2-artifacts/${basename(var.harbor_ca_file)}" : ""
+  remote_stages      = "${var.build_dir}/stages"
+  remote_artifacts   = "${var.build_dir}/artifacts"
+  remote_debs        = "${var.build_dir}/debs"
+  remote_ca_file     = var.harbor_ca_file != "" ? "${local.remote_artifacts}/${basename(var.harbor_ca_file)}" : ""
+  # CAPRKE2's airGappedChecksum: the SHA-256 of the sha256sum file that 02 copies unchanged to
+  # /opt/rke2-artifacts (06 records the same value from the image itself; 07 compares).
+  # abspath: Packer 1.6.6's file functions resolve a relative path against the template's folder,
+  # while path.root is relative to the working directory.
+  airgap_sums        = abspath("${local.files_dir}/sha256sum-amd64.txt")
+  airgapped_checksum = fileexists(local.airgap_sums) ? sha256(file(local.airgap_sums)) : ""
 
   stage_env = [
     "K8S_VERSION=${var.k8s_version}",
@@ -131,11 +168,19 @@ locals {
     "HARBOR_INSECURE=${var.harbor_insecure}",
     "PREPULL_JOBS=${var.prepull_jobs}",
     "PREPULL_STRICT=${var.prepull_strict}",
+    "PREPULL_TIMEOUT=${var.prepull_timeout}",
+    "PREPULL_ATTEMPTS=${var.prepull_attempts}",
+    "RKE2_REGISTRY_MIRROR=${var.rke2_registry_mirror}",
+    "ARTIFACT_DIR=${local.remote_artifacts}",
+    "PACKER_DEBS_DIR=${local.remote_debs}",
     "SOURCE_IMAGE=${var.source_image_name}",
     "IMAGE_NAME=${local.image_name}",
     "PACKER_RUN_UUID=${var.packer_run_uuid}",
   ]
-  stage_execute = "chmod +x {{ .Path }}; sudo env {{ .Vars }} bash {{ .Path }}"
+  # Variables travel in Packer's env var file (use_env_var_file: 0600, owned by the SSH user,
+  # deleted after the script), sourced by root's shell: no value is ever on a command line (sudo
+  # logs and `ps` show only the file's path).
+  stage_execute = "chmod +x {{ .Path }}; sudo bash -c 'set -a; . {{ .EnvVarFile }}; set +a; exec bash {{ .Path }}'"
 
   # Provenance, written both as Glance image properties and into packer-manifest.json.
   provenance = {
@@ -148,6 +193,7 @@ locals {
     os_version              = var.os_version
     packer_run_uuid         = var.packer_run_uuid
     manifest_schema_version = local.schema_version
+    rke2_airgapped_checksum = local.airgapped_checksum
   }
 }
 
@@ -174,41 +220,58 @@ build {
     inline = [
       "rc=0; cloud-init status --wait >/dev/null || rc=$?",
       "if [ \"$rc\" -eq 2 ]; then echo 'kiln:warn cloud-init finished with recoverable errors'; elif [ \"$rc\" -ne 0 ]; then cloud-init status --long; exit \"$rc\"; fi",
-      "mkdir -p /tmp/rke2-artifacts /tmp/packer-debs",
+      "umask 077; mkdir -p ${local.remote_stages} ${local.remote_artifacts} ${local.remote_debs}",
     ]
+  }
+
+  # lib/ beside the stage scripts: the shell provisioners upload each script into the same folder
+  # (remote_folder), where it sources lib/. (Stage 03 keeps a copy of itself, the pinned list,
+  # for 07. The console orders its stages by the first mention of each script in this file:
+  # name no stage script above 01's provisioner.)
+  provisioner "file" {
+    source      = "${path.root}/lib"
+    destination = "${local.remote_stages}/"
   }
 
   provisioner "file" {
     sources     = compact(["${local.files_dir}/", var.harbor_ca_file])
-    destination = "/tmp/rke2-artifacts/"
+    destination = "${local.remote_artifacts}/"
   }
 
   provisioner "file" {
     source      = "${local.debs_dir}/"
-    destination = "/tmp/packer-debs/"
+    destination = "${local.remote_debs}/"
   }
 
   provisioner "shell" {
     script           = "${path.root}/01-system-packages.sh"
     environment_vars = local.stage_env
+    use_env_var_file = true
+    remote_folder    = local.remote_stages
     execute_command  = local.stage_execute
   }
 
   provisioner "shell" {
     script           = "${path.root}/02-install-rke2.sh"
     environment_vars = local.stage_env
+    use_env_var_file = true
+    remote_folder    = local.remote_stages
     execute_command  = local.stage_execute
   }
 
   provisioner "shell" {
     script           = "${path.root}/03-prepull-images.sh"
     environment_vars = local.stage_env
+    use_env_var_file = true
+    remote_folder    = local.remote_stages
     execute_command  = local.stage_execute
   }
 
   provisioner "shell" {
     script           = "${path.root}/04-harden.sh"
     environment_vars = concat(local.stage_env, ["UBUNTU_PRO_TOKEN=${var.ubuntu_pro_token}"])
+    use_env_var_file = true
+    remote_folder    = local.remote_stages
     execute_command  = local.stage_execute
   }
 
@@ -223,6 +286,8 @@ build {
   provisioner "shell" {
     script              = "${path.root}/06-manifest.sh"
     environment_vars    = local.stage_env
+    use_env_var_file    = true
+    remote_folder       = local.remote_stages
     execute_command     = local.stage_execute
     start_retry_timeout = "15m"
   }
@@ -230,12 +295,16 @@ build {
   provisioner "shell" {
     script           = "${path.root}/07-validate.sh"
     environment_vars = local.stage_env
+    use_env_var_file = true
+    remote_folder    = local.remote_stages
     execute_command  = local.stage_execute
   }
 
   provisioner "shell" {
     script           = "${path.root}/05-cleanup.sh"
     environment_vars = local.stage_env
+    use_env_var_file = true
+    remote_folder    = local.remote_stages
     execute_command  = local.stage_execute
   }
 

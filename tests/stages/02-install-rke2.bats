@@ -32,7 +32,39 @@ setup() {
   [ "$(wc -l <"$ROOT/etc/packer-build/artifacts.sha256")" -eq 2 ]
   grep -q ' rke2.linux-amd64.tar.gz$' "$ROOT/etc/packer-build/artifacts.sha256"
   assert_output_has 'kiln:warn rke2-install.sh has no line in sha256sum-amd64.txt'
-  assert_output_has 'kiln:progress 5/5 rke2 version recorded'
+  assert_output_has 'kiln:progress 6/6 rke2 version recorded'
+}
+
+@test "CAPRKE2's airgap contract: /opt/install.sh and /opt/rke2-artifacts, checksum recorded" {
+  printf 'stale\n' >"$ART/sha256sum-old.txt"
+  mkdir -p "$ROOT/opt/rke2-artifacts"
+  printf 'stale\n' >"$ROOT/opt/rke2-artifacts/sha256sum-old.txt"
+  run_stage 02-install-rke2.sh K8S_VERSION=v1.28.15+rke2r1
+  assert_status 0
+  cmp "$ART/rke2-install.sh" "$ROOT/opt/install.sh"
+  [ -x "$ROOT/opt/install.sh" ]
+  for f in rke2.linux-amd64.tar.gz rke2-images.linux-amd64.tar.zst sha256sum-amd64.txt; do
+    cmp "$ART/$f" "$ROOT/opt/rke2-artifacts/$f"
+  done
+  # CAPRKE2 checks sha256sum /opt/rke2-artifacts/sha256sum*.txt: the glob must match one file
+  [ "$(find "$ROOT/opt/rke2-artifacts" -name 'sha256sum*.txt' | wc -l)" -eq 1 ]
+  # the tarball is not stored twice: /opt shares the staged copy's inode
+  [ "$(stat -c %i "$ROOT/opt/rke2-artifacts/rke2-images.linux-amd64.tar.zst")" = \
+    "$(stat -c %i "$ROOT/var/lib/rancher/rke2/agent/images/rke2-images.linux-amd64.tar.zst")" ]
+  [ "$(cat "$ROOT/etc/packer-build/rke2-airgapped-checksum")" = "$(sha256sum "$ART/sha256sum-amd64.txt" | cut -d' ' -f1)" ]
+  assert_output_has "airGappedChecksum $(sha256sum "$ART/sha256sum-amd64.txt" | cut -d' ' -f1)"
+}
+
+@test "split airgap tarballs (core + CNI) are verified, staged and left for CAPRKE2" {
+  mv "$ART/rke2-images.linux-amd64.tar.zst" "$ART/rke2-images-core.linux-amd64.tar.zst"
+  printf 'canal images' >"$ART/rke2-images-canal.linux-amd64.tar.zst"
+  (cd "$ART" && sha256sum rke2.linux-amd64.tar.gz rke2-images-core.linux-amd64.tar.zst rke2-images-canal.linux-amd64.tar.zst >sha256sum-amd64.txt)
+  run_stage 02-install-rke2.sh
+  assert_status 0
+  for f in rke2-images-core.linux-amd64.tar.zst rke2-images-canal.linux-amd64.tar.zst; do
+    cmp "$ART/$f" "$ROOT/var/lib/rancher/rke2/agent/images/$f"
+    cmp "$ART/$f" "$ROOT/opt/rke2-artifacts/$f"
+  done
 }
 
 @test "never starts or enables RKE2" {

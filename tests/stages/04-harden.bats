@@ -27,7 +27,8 @@ setup() {
   f="$ROOT/etc/sysctl.d/90-rke2-node.conf"
   for kv in net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1 net.ipv4.ip_forward=1 \
     net.netfilter.nf_conntrack_max=1048576 vm.overcommit_memory=1 vm.panic_on_oom=0 kernel.panic=10 \
-    kernel.panic_on_oops=1 fs.inotify.max_user_instances=8192 fs.inotify.max_user_watches=524288; do
+    kernel.panic_on_oops=1 fs.inotify.max_user_instances=8192 fs.inotify.max_user_watches=524288 \
+    kernel.keys.root_maxkeys=1000000 kernel.keys.root_maxbytes=25000000; do
     grep -qx "$kv" "$f"
   done
   [ "$(find "$ROOT/etc/sysctl.d" -type f | wc -l)" -eq 1 ]
@@ -60,12 +61,12 @@ setup() {
   assert_output_has 'sshd -t rejected the configuration'
 }
 
-@test "no FIPS by default: fips-status says so and pro is not called" {
+@test "no FIPS by default: fips-status says so and pro is only asked for its status" {
   stub pro
   run_stage 04-harden.sh
   assert_status 0
   [ "$(cat "$ROOT/etc/packer-build/fips-status")" = "$(printf 'requested=false\nstatus=disabled')" ]
-  [ -z "$(calls_matching '^pro ')" ]
+  [ "$(calls_matching '^pro ')" = "pro status --format json" ]
   refute_output_has 'kiln:warn'
 }
 
@@ -105,4 +106,20 @@ if [[ "$1" == attach ]]; then cp "$3" "'"$BATS_TEST_TMPDIR"'/attach.yaml"; fi'
   refute_output_has s3cr3t
   [ -f "$ROOT/etc/packer-build/pro-attached-by-build" ]
   [ -z "$(find "$ROOT/etc/packer-build" -name 'pro-attach.*')" ]
+  [ "$(cat "$ROOT/etc/packer-build/ubuntu-pro")" = "$(printf 'source_attached=false\nattached_by_build=true')" ]
+}
+
+@test "a source image that was already Pro-attached is recorded and warned about" {
+  stub pro 'if [[ "$1" == status ]]; then echo "{\"attached\": true}"; fi'
+  run_stage 04-harden.sh
+  assert_status 0
+  [ "$(cat "$ROOT/etc/packer-build/ubuntu-pro")" = "$(printf 'source_attached=true\nattached_by_build=false')" ]
+  assert_output_has 'kiln:warn the source image is attached to Ubuntu Pro; 05-cleanup detaches it'
+  assert_output_has 'kiln:progress 5/5 fips: disabled'
+}
+
+@test "without the pro client the source attachment is unknown, not assumed" {
+  run_stage 04-harden.sh
+  assert_status 0
+  grep -qx 'source_attached=unknown' "$ROOT/etc/packer-build/ubuntu-pro"
 }

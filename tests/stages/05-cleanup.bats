@@ -25,6 +25,14 @@ setup() {
   printf 'x\n' >"$ROOT/var/tmp/leftover"
   printf '{"schema_version":"1.0"}\n' >"$S/image-manifest.json"
   printf 'h/a:v1 sha256:aa\n' >"$S/prepulled-images.txt"
+  mkdir -p "$ROOT/opt/rke2-artifacts" "$ROOT/var/lib/kiln-build/rke2-runtime/bin" \
+    "$ROOT/var/lib/rancher/rke2/agent/containerd/io.containerd.grpc.v1.introspection"
+  printf '#!/bin/sh\n' >"$ROOT/opt/install.sh"
+  printf 'x' >"$ROOT/opt/rke2-artifacts/rke2.linux-amd64.tar.gz"
+  printf 'x' >"$ROOT/opt/rke2-artifacts/rke2-images.linux-amd64.tar.zst"
+  printf 'sums\n' >"$ROOT/opt/rke2-artifacts/sha256sum-amd64.txt"
+  printf 'bin' >"$ROOT/var/lib/kiln-build/rke2-runtime/bin/containerd"
+  printf 'a6d0c4b5-uuid' >"$ROOT/var/lib/rancher/rke2/agent/containerd/io.containerd.grpc.v1.introspection/uuid"
   stub cloud-init
   stub journalctl
   stub apt-get
@@ -38,7 +46,44 @@ setup() {
   assert_status 0
   assert_order '^cloud-init clean --logs --machine-id' '^journalctl --rotate' '^journalctl --vacuum-time=1s' \
     '^apt-get clean' '^fstrim -av' '^sync'
-  assert_output_has 'kiln:progress 9/9 generalized; /etc/packer-build kept'
+  assert_output_has 'kiln:progress 9/9 generalized and checked; /etc/packer-build and /opt/rke2-artifacts kept'
+}
+
+@test "CAPRKE2's /opt artifacts stay; build state and containerd's introspection UUID go" {
+  run_stage 05-cleanup.sh
+  assert_status 0
+  [ -s "$ROOT/opt/install.sh" ]
+  [ -s "$ROOT/opt/rke2-artifacts/sha256sum-amd64.txt" ]
+  [ -s "$ROOT/opt/rke2-artifacts/rke2-images.linux-amd64.tar.zst" ]
+  [ ! -e "$ROOT/var/lib/kiln-build" ]
+  [ ! -e "$ROOT/var/lib/rancher/rke2/agent/containerd/io.containerd.grpc.v1.introspection/uuid" ]
+}
+
+@test "a minimal image (no /root/.ssh, no cloud-init, journalctl, apt-get, fstrim, pro) is cleaned without dying" {
+  rm -rf "${ROOT:?}/root" "${ROOT:?}/home" "${ROOT:?}/var/log" "${ROOT:?}/etc/ssh"
+  rm "$STUBS"/*
+  run_stage 05-cleanup.sh
+  assert_status 0
+  assert_output_has 'kiln:warn no cloud-init in the image'
+  assert_output_has 'kiln:warn no fstrim'
+  assert_output_has 'kiln:progress 9/9 generalized and checked'
+  [ ! -s "$ROOT/etc/machine-id" ]
+}
+
+@test "the final check fails the build on what cleanup could not make true" {
+  mkdir -p "$ROOT/var/crash" "$ROOT/var/lib/cloud/data"
+  printf 'core' >"$ROOT/var/crash/core.1234"
+  stub cloud-init # a cloud-init that cleaned nothing
+  printf 'i-0123\n' >"$ROOT/var/lib/cloud/data/instance-id"
+  head -c 2097152 /dev/zero >"$ROOT/var/log/journal/abc/system.journal"
+  rm "$ROOT/opt/install.sh"
+  run_stage 05-cleanup.sh VAR_LOG_MAX_MB=1
+  assert_status 1
+  assert_output_has '05-cleanup: 4 final check(s) failed, the image will not be snapshotted:'
+  assert_output_has '  - hygiene: core dump /var/crash/core.1234 in the image'
+  assert_output_has '  - hygiene: cloud-init instance id /var/lib/cloud/data/instance-id still present'
+  assert_output_has '  - hygiene: /var/log is 3 MB (at most 1 MB)'
+  assert_output_has '  - caprke2: /opt/install.sh missing'
 }
 
 @test "machine-id is emptied (not removed), host keys and build keys are gone, history cleared" {
@@ -78,16 +123,49 @@ setup() {
   [ -s "$S/prepulled-images.txt" ]
 }
 
-@test "Ubuntu Pro is detached only when the build attached it" {
+# pro: attached until `pro detach` runs (or for ever when $1 is "stuck")
+stub_pro() {
+  stub pro 'state="'"$BATS_TEST_TMPDIR"'/pro-state"
+case "$1" in
+  status) if [[ -e "$state" ]]; then echo "{\"attached\": true}"; else echo "{\"attached\": false}"; fi ;;
+  detach) [[ "'"${1:-}"'" == stuck ]] || rm -f "$state" ;;
+esac'
+  touch "$BATS_TEST_TMPDIR/pro-state"
+}
+
+@test "Ubuntu Pro: nothing to do when nothing is attached" {
+  stub pro 'if [[ "$1" == status ]]; then echo "{\"attached\": false}"; fi'
   run_stage 05-cleanup.sh
   assert_status 0
-  [ -z "$(calls_matching '^pro ')" ]
+  [ -z "$(calls_matching '^pro detach')" ]
+  assert_output_has 'kiln:progress 1/9 ubuntu pro: not attached'
+}
+
+@test "Ubuntu Pro attached by the build is detached before cloud-init clean" {
+  stub_pro
   printf 'attached by the image build\n' >"$S/pro-attached-by-build"
-  : >"$CALLS"
+  printf 'source_attached=false\nattached_by_build=true\n' >"$S/ubuntu-pro"
   run_stage 05-cleanup.sh
   assert_status 0
   assert_order '^pro detach --assume-yes' '^cloud-init clean'
   [ ! -e "$S/pro-attached-by-build" ]
+  assert_output_has 'ubuntu pro detached (attached by this build)'
+}
+
+@test "Ubuntu Pro attached in the SOURCE image is detached too" {
+  stub_pro
+  printf 'source_attached=true\nattached_by_build=false\n' >"$S/ubuntu-pro"
+  run_stage 05-cleanup.sh
+  assert_status 0
+  [ -n "$(calls_matching '^pro detach --assume-yes')" ]
+  assert_output_has 'ubuntu pro detached (attached in the source image)'
+}
+
+@test "a Pro attachment that survives detach fails the final check" {
+  stub_pro stuck
+  run_stage 05-cleanup.sh
+  assert_status 1
+  assert_output_has "ubuntu pro: still attached; every clone would carry this machine's token"
 }
 
 @test "an older cloud-init without --machine-id still gets cleaned" {

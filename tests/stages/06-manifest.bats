@@ -8,7 +8,7 @@ load helpers
 
 GOLDEN="${BATS_TEST_DIRNAME}/golden/image-manifest.json"
 REQUIRED='["built_at","built_by","fips_enabled","kubernetes","os","prepulled_images","schema_version"]'
-EXTRAS='["artifacts_sha256","harbor_registry","image_name","packer_run_uuid","prepull_failures","prepulled_image_digests","source_image"]'
+EXTRAS='["artifacts_sha256","harbor_registry","image_name","packer_run_uuid","prepull_failures","prepulled_image_digests","prepulled_image_upstream","rke2_airgapped_checksum","source_image","ubuntu_pro"]'
 
 setup() {
   setup_stage
@@ -25,10 +25,13 @@ OS
   printf 'v1.28.15+rke2r1\n' >"$S/rke2-version"
   printf 'requested=false\nstatus=disabled\n' >"$S/fips-status"
   cat >"$S/prepulled-images.txt" <<'TXT'
-harbor.vitro.lan/k8s/provider-os/openstack-cloud-controller-manager:v1.30.0 sha256:1111111111111111111111111111111111111111111111111111111111111111
-harbor.vitro.lan/k8s/provider-os/cinder-csi-plugin:v1.30.0 sha256:2222222222222222222222222222222222222222222222222222222222222222
-harbor.vitro.lan/k8s/sig-storage/csi-provisioner:v5.0.1 sha256:3333333333333333333333333333333333333333333333333333333333333333
+harbor.vitro.lan/k8s/provider-os/openstack-cloud-controller-manager:v1.30.0 sha256:1111111111111111111111111111111111111111111111111111111111111111 registry.k8s.io/provider-os/openstack-cloud-controller-manager:v1.30.0
+harbor.vitro.lan/k8s/provider-os/cinder-csi-plugin:v1.30.0 sha256:2222222222222222222222222222222222222222222222222222222222222222 registry.k8s.io/provider-os/cinder-csi-plugin:v1.30.0
+harbor.vitro.lan/k8s/sig-storage/csi-provisioner:v5.0.1 sha256:3333333333333333333333333333333333333333333333333333333333333333 registry.k8s.io/sig-storage/csi-provisioner:v5.0.1
 TXT
+  mkdir -p "$ROOT/opt/rke2-artifacts"
+  printf '%s  rke2.linux-amd64.tar.gz\n' aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa >"$ROOT/opt/rke2-artifacts/sha256sum-amd64.txt"
+  printf 'source_attached=false\nattached_by_build=false\n' >"$S/ubuntu-pro"
   printf 'harbor.vitro.lan/k8s/kube-vip/kube-vip:v0.8.0\n' >"$S/prepull-failures.txt"
   printf '%s  rke2.linux-amd64.tar.gz\n%s  rke2-images.linux-amd64.tar.zst\n' \
     aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb \
@@ -78,7 +81,30 @@ run_manifest() {
     .artifacts_sha256["rke2.linux-amd64.tar.gz"] == "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" and
     .source_image == "ubuntu-22.04" and
     .image_name == "rke2-node-v1.28-20260407" and
-    .packer_run_uuid == "3fc47c44-7c52-c4d7-0493-7258f129f6e1"' "$M"
+    .packer_run_uuid == "3fc47c44-7c52-c4d7-0493-7258f129f6e1" and
+    .prepulled_image_upstream["harbor.vitro.lan/k8s/sig-storage/csi-provisioner:v5.0.1"] == "registry.k8s.io/sig-storage/csi-provisioner:v5.0.1" and
+    .ubuntu_pro == {"source_attached": false, "attached_by_build": false, "detached_before_snapshot": false}' "$M"
+}
+
+@test "rke2_airgapped_checksum is the SHA-256 of /opt/rke2-artifacts/sha256sum-amd64.txt itself" {
+  run_manifest
+  assert_status 0
+  [ "$(jq -r .rke2_airgapped_checksum "$M")" = "$(sha256sum "$ROOT/opt/rke2-artifacts/sha256sum-amd64.txt" | cut -d' ' -f1)" ]
+  rm "$ROOT/opt/rke2-artifacts/sha256sum-amd64.txt"
+  run_manifest
+  jq -e 'has("rke2_airgapped_checksum") | not' "$M"
+}
+
+@test "ubuntu_pro says what was attached and that it is detached before the snapshot" {
+  printf 'source_attached=true\nattached_by_build=false\n' >"$S/ubuntu-pro"
+  run_manifest
+  jq -e '.ubuntu_pro == {"source_attached": true, "attached_by_build": false, "detached_before_snapshot": true}' "$M"
+  printf 'source_attached=false\nattached_by_build=true\n' >"$S/ubuntu-pro"
+  run_manifest
+  jq -e '.ubuntu_pro == {"source_attached": false, "attached_by_build": true, "detached_before_snapshot": true}' "$M"
+  rm "$S/ubuntu-pro"
+  run_manifest
+  jq -e '.ubuntu_pro.source_attached == null' "$M"
 }
 
 @test "fips_enabled is true only when FIPS was really enabled" {

@@ -8,7 +8,8 @@
 
 STAGES_DIR="$(cd "${BATS_TEST_DIRNAME}/../../stages" && pwd)"
 SAFE_TOOLS=(awk basename cat chmod cmp cp cut dirname env find grep gzip head jq ls mkdir mkfifo
-  mktemp mv rm sed seq sha256sum sleep sort stat tail tar tee touch tr truncate uniq wc xargs zstd)
+  mktemp mv rm sed seq sha256sum sleep sort stat tail tar tee touch tr truncate uniq wc xargs zstd
+  install ln timeout du id uname date)
 
 setup_stage() {
   ROOT="${BATS_TEST_TMPDIR}/root"

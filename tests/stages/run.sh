@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# All checks of the image pipeline: shellcheck, packer fmt/validate (offline), bats.
-# Run from the repository root:  tests/stages/run.sh
-# Needs: shellcheck, packer (Debian's 1.6.6 or newer), bats, jq (apt-get install shellcheck packer bats jq).
+# All checks of the image pipeline: shellcheck, packer fmt/validate (offline), bats: the stub
+# suites (NN-*.bats), the real-containerd suite (03-prepull-real.bats: containerd, registry,
+# skopeo on loopback) and the real-packer template test (template-secrets.bats: sshd, sudo).
+# Run from the repository root as root:  tests/stages/run.sh
+# Needs (Debian packages; .ci/run installs them): shellcheck packer bats jq containerd
+# docker-registry skopeo openssl curl zstd python3 sudo openssh-server openssh-client.
 set -uo pipefail
 
 if [[ ! -f stages/rke2-node.pkr.hcl || ! -d tests/stages ]]; then
@@ -9,12 +12,20 @@ if [[ ! -f stages/rke2-node.pkr.hcl || ! -d tests/stages ]]; then
   exit 2
 fi
 
+# tool -> Debian package
+declare -A pkg=([shellcheck]=shellcheck [packer]=packer [bats]=bats [jq]=jq [containerd]=containerd
+  [ctr]=containerd [docker-registry]=docker-registry [skopeo]=skopeo [openssl]=openssl [curl]=curl
+  [zstd]=zstd [python3]=python3 [sudo]=sudo [sshd]=openssh-server [ssh-keygen]=openssh-client)
 missing=()
-for tool in shellcheck packer bats jq; do
-  command -v "$tool" >/dev/null || missing+=("$tool")
+for tool in "${!pkg[@]}"; do
+  command -v "$tool" >/dev/null || [[ -x "/usr/sbin/$tool" ]] || missing+=("${pkg[$tool]}")
 done
 if ((${#missing[@]})); then
-  echo "run.sh: missing tool(s): ${missing[*]} (Debian/Ubuntu: sudo apt-get install ${missing[*]})" >&2
+  echo "run.sh: missing: apt-get install $(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')(.ci/run installs them)" >&2
+  exit 2
+fi
+if [[ "$(id -u)" != 0 ]]; then
+  echo "run.sh: run me as root: the real-containerd and real-packer suites start containerd (overlayfs mounts), sshd and sudo" >&2
   exit 2
 fi
 
@@ -32,8 +43,9 @@ step() {
   fi
 }
 
-step "shellcheck stages/*.sh tests/stages/*.sh" shellcheck -S style stages/*.sh tests/stages/*.sh
-step "shellcheck tests/stages/*.bash" shellcheck -S style -s bash tests/stages/*.bash
+step "shellcheck stages/*.sh stages/lib/*.sh tests/stages/*.sh tests/stages/bench/*.sh" \
+  shellcheck -x -S style stages/*.sh stages/lib/*.sh tests/stages/*.sh tests/stages/bench/*.sh
+step "shellcheck tests/stages/*.bash" shellcheck -x -S style -s bash tests/stages/*.bash
 # stubs are single-quoted shell on purpose (SC2016 and friends): warnings and worse only
 step "shellcheck tests/stages/*.bats" shellcheck -S warning tests/stages/*.bats
 step "packer fmt -check stages" packer fmt -check stages
