@@ -105,6 +105,12 @@ variable "rke2_registry_mirror" {
   description = "Write /etc/rancher/rke2/registries.yaml so nodes pull the pinned upstream names through Harbor (no credentials)."
 }
 
+variable "image_suffix" {
+  type        = string
+  default     = ""
+  description = "A second image of the same day: 2 names it rke2-node-<minor>-<YYYYMMDD>-2 (CAPO's filter by name must match exactly one image)."
+}
+
 variable "build_dir" {
   type        = string
   default     = "/var/tmp/kiln-build"
@@ -145,7 +151,7 @@ locals {
   build_date         = formatdate("YYYY-MM-DD", local.build_time)
   k8s_minor          = join(".", slice(split(".", var.k8s_version), 0, 2))
   kubernetes_version = split("+", var.k8s_version)[0]
-  image_name         = "rke2-node-${local.k8s_minor}-${local.build_day}"
+  image_name         = "rke2-node-${local.k8s_minor}-${local.build_day}${var.image_suffix != "" ? "-${var.image_suffix}" : ""}"
   schema_version     = "1.0"
   files_dir          = "${path.root}/../files"
   debs_dir           = var.offline_debs_dir != "" ? var.offline_debs_dir : "${path.root}/offline-debs"

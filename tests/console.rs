@@ -319,7 +319,28 @@ fn every_action_of_every_view_is_in_its_help() {
         !h.views.history.table.is_empty(),
         "the record is running: it matches"
     );
-    assert_all_in_help(&[(&h.views.history, &shared)], history::Action::ALL);
+    let list = h.views.history.clone();
+    key(&mut h, KeyCode::Enter);
+    assert!(matches!(h.views.history.mode, history::Mode::Record { .. }));
+    let record = h.views.history.clone();
+    let effects = key(&mut h, KeyCode::Char('l'));
+    let [Effect::View(ViewEffect::History(history::HistoryEffect::ReadLog(path)))] =
+        effects.as_slice()
+    else {
+        panic!("{effects:?}")
+    };
+    h.on_event(
+        history::Event::LogRead(path.clone(), Ok((vec!["a".into(), "match".into()], 0))).into(),
+    );
+    h.views.history.set_filter("match".into());
+    assert_all_in_help(
+        &[
+            (&list, &shared),
+            (&record, &shared),
+            (&h.views.history, &shared),
+        ],
+        history::Action::ALL,
+    );
     assert_all_in_help(&[(&idle.views.log, &shared)], log::Action::ALL);
     // The shell's own keys are in every view's help.
     for v in ViewId::ALL {

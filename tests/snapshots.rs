@@ -257,6 +257,10 @@ fn record(minutes: i64, result: RecordResult, image: &str, fips: bool) -> histor
     r.image_id = Some(format!("id-{minutes}"));
     if result == RecordResult::Failed {
         r.failed_stage = Some("03-prepull-images".into());
+        r.error = Some(
+            "ctr: failed to resolve reference: 503 Service Unavailable\nScript exited with non-zero exit status: 3"
+                .into(),
+        );
     }
     r.stages = vec![StageRecord {
         name: "launch".into(),
@@ -301,6 +305,29 @@ fn history_lists_builds_with_selection_and_details() {
     let mut app = history_app();
     key(&mut app, KeyCode::Char('j'));
     insta::assert_snapshot!(screen(&app, t0()));
+}
+
+#[test]
+fn history_opens_a_record_and_its_packer_log_with_search() {
+    let mut app = history_app();
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Enter);
+    insta::assert_snapshot!("history_record", screen(&app, t0()));
+    let effects = key(&mut app, KeyCode::Char('l'));
+    let [
+        Effect::View(kiln::app::views::ViewEffect::History(history::HistoryEffect::ReadLog(path))),
+    ] = effects.as_slice()
+    else {
+        panic!("{effects:?}")
+    };
+    let (text, _) = transcript("demo-failed");
+    let lines: Vec<String> = text.lines().map(str::to_string).collect();
+    app.on_event(history::Event::LogRead(path.clone(), Ok((lines, 0))).into());
+    key(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "503");
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('n'));
+    insta::assert_snapshot!("history_packer_log", screen(&app, t0()));
 }
 
 #[test]

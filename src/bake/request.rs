@@ -80,6 +80,8 @@ pub fn prepare(settings: &Settings, choices: &BuildChoices, now: DateTime<Utc>) 
     }
     let k8s = var_or_default(&vars, text, "k8s_version", FALLBACK_K8S_VERSION);
     let source_image = var_or_default(&vars, text, "source_image_name", FALLBACK_SOURCE_IMAGE);
+    let suffix = var_or_default(&vars, text, "image_suffix", "");
+    let expected_image = expected_image_name(&k8s, now, &suffix);
     let mut var_files = settings.config.var_files.clone();
     var_files.extend(choices.var_files.iter().cloned());
     Prepared {
@@ -91,7 +93,7 @@ pub fn prepare(settings: &Settings, choices: &BuildChoices, now: DateTime<Utc>) 
             vars,
             var_files,
         },
-        expected_image: expected_image_name(&k8s, now),
+        expected_image,
         template_text,
         source_image,
         fips: choices.fips,
@@ -130,6 +132,7 @@ impl Prepared {
             files_dir: settings.files_dir.clone(),
             credentials: settings.credentials(env),
             source_image: self.source_image.clone(),
+            expected_image: self.expected_image.clone(),
             fips: self.fips,
             fips_ack,
             cloud_timeout: settings.cloud_timeout,

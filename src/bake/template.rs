@@ -82,10 +82,16 @@ pub fn var_file_keys(text: &str) -> Vec<String> {
     keys
 }
 
-/// `rke2-node-<minor>-<YYYYMMDD>` for a Kubernetes version such as `v1.28.15+rke2r1`.
-pub fn expected_image_name(k8s_version: &str, date: DateTime<Utc>) -> String {
+/// `rke2-node-<minor>-<YYYYMMDD>` for a Kubernetes version such as `v1.28.15+rke2r1`, with
+/// `-<suffix>` for a second image of the same day (the template's `image_suffix`).
+pub fn expected_image_name(k8s_version: &str, date: DateTime<Utc>, suffix: &str) -> String {
     let minor: String = k8s_version.split('.').take(2).collect::<Vec<_>>().join(".");
-    format!("rke2-node-{minor}-{}", date.format("%Y%m%d"))
+    let day = date.format("%Y%m%d");
+    if suffix.is_empty() {
+        format!("rke2-node-{minor}-{day}")
+    } else {
+        format!("rke2-node-{minor}-{day}-{suffix}")
+    }
 }
 
 #[cfg(test)]
@@ -124,8 +130,12 @@ mod tests {
     fn image_name_matches_the_document() {
         let d = Utc.with_ymd_and_hms(2026, 4, 7, 11, 23, 14).unwrap();
         assert_eq!(
-            expected_image_name("v1.28.15+rke2r1", d),
+            expected_image_name("v1.28.15+rke2r1", d, ""),
             "rke2-node-v1.28-20260407"
+        );
+        assert_eq!(
+            expected_image_name("v1.28.15+rke2r1", d, "2"),
+            "rke2-node-v1.28-20260407-2"
         );
     }
 }

@@ -42,30 +42,27 @@ pub fn print_history(
     }
     writeln!(
         out,
-        "{:<22} {:<10} {:>8}  {:<5} {:<28} IMAGE ID",
-        "STARTED (UTC)", "RESULT", "TIME", "FIPS", "IMAGE"
+        "{:<19}  {:<9}  {:>9}  {:<5}  {:<28}  {:<36}  REASON",
+        "STARTED (UTC)", "RESULT", "TIME", "FIPS", "IMAGE", "IMAGE ID"
     )?;
     for r in records {
         match r {
             Ok((_, rec)) => {
-                let fips = match (rec.fips.requested, rec.fips.validated) {
-                    (false, _) => "-",
-                    (true, true) => "yes",
-                    (true, false) => "UNVAL",
-                };
-                writeln!(
-                    out,
-                    "{:<22} {:<10} {:>8}  {:<5} {:<28} {}",
+                let line = format!(
+                    "{:<19}  {:<9}  {:>9}  {:<5}  {:<28}  {:<36}  {}",
                     rec.started_at.format("%Y-%m-%d %H:%M:%S"),
                     rec.result.as_str(),
                     rec.seconds
                         .map_or_else(|| "-".into(), crate::format::duration),
-                    fips,
+                    rec.fips_label(),
                     rec.image_name.as_deref().unwrap_or("-"),
                     rec.image_id.as_deref().unwrap_or("-"),
-                )?;
+                    rec.reason().unwrap_or_default(),
+                );
+                // Records hold text from packer and its scripts: no escapes reach the terminal.
+                writeln!(out, "{}", crate::format::plain(line.trim_end()))?;
             }
-            Err(e) => writeln!(out, "(unreadable) {e}")?,
+            Err(e) => writeln!(out, "(unreadable) {}", crate::format::plain(&e.to_string()))?,
         }
     }
     Ok(())

@@ -81,6 +81,8 @@ pub struct Facts {
     pub credentials: CredentialSource,
     /// The source image in Glance.
     pub source_image: ImageFact,
+    /// Images already named as the new image will be.
+    pub same_name: ImageFact,
 }
 
 /// Gathers every fact; hashing runs on a blocking thread with `progress`.
@@ -97,10 +99,10 @@ pub async fn gather(
             path: input.files_dir.display().to_string(),
             error: format!("hashing stopped: {e}"),
         });
-    let source_image = if input.credentials.is_present() {
-        source_image(input).await
+    let (source_image, same_name) = if input.credentials.is_present() {
+        images(input).await
     } else {
-        ImageFact::NotAsked
+        (ImageFact::NotAsked, ImageFact::NotAsked)
     };
     Facts {
         packer,
@@ -108,6 +110,7 @@ pub async fn gather(
         artifacts,
         credentials: input.credentials.clone(),
         source_image,
+        same_name,
     }
 }
 
@@ -150,12 +153,25 @@ fn template_fact(input: &PreflightInput) -> TemplateFact {
     }
 }
 
-async fn source_image(input: &PreflightInput) -> ImageFact {
+/// The source image and the images already named as the new one, in one session.
+async fn images(input: &PreflightInput) -> (ImageFact, ImageFact) {
     let session = match glance::connect(&input.credentials, input.cloud_timeout).await {
         Ok(s) => s,
-        Err(e) => return image_error(e),
+        Err(e) => return (image_error(e), ImageFact::NotAsked),
     };
-    match glance::images_named(&session, &input.source_image, input.cloud_timeout).await {
+    let (source, same) = tokio::join!(
+        named(&session, &input.source_image, input),
+        named(&session, &input.expected_image, input)
+    );
+    (source, same)
+}
+
+async fn named(
+    session: &openstack::session::Session,
+    name: &str,
+    input: &PreflightInput,
+) -> ImageFact {
+    match glance::images_named(session, name, input.cloud_timeout).await {
         Ok(images) => ImageFact::Found(
             images
                 .into_iter()

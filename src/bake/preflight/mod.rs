@@ -136,6 +136,8 @@ pub struct PreflightInput {
     pub credentials: CredentialSource,
     /// The source image name the build will use.
     pub source_image: String,
+    /// The name the new image will get (it must not exist yet).
+    pub expected_image: String,
     /// FIPS requested.
     pub fips: bool,
     /// What the operator said (or will be asked) about a FIPS build that would not be validated.
@@ -159,6 +161,7 @@ pub async fn run(
             packer: input.packer.display().to_string(),
             template: input.template.display().to_string(),
             source_image: input.source_image.clone(),
+            expected_image: input.expected_image.clone(),
             fips: input.fips,
             fips_ack: input.fips_ack,
         },

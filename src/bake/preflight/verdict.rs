@@ -16,6 +16,8 @@ pub struct Judging {
     pub template: String,
     /// The source image name the build will use.
     pub source_image: String,
+    /// The name the new image will get.
+    pub expected_image: String,
     /// FIPS requested.
     pub fips: bool,
     /// Where the operator stands on a FIPS build that would not be validated.
@@ -38,6 +40,9 @@ pub fn judge(facts: &Facts, j: &Judging) -> PreflightReport {
     });
     let (check, properties) = source_image(&facts.source_image, &j.source_image);
     checks.push(check);
+    if let Some(c) = image_name(&facts.same_name, &j.expected_image) {
+        checks.push(c);
+    }
     let fips_verdict = j
         .fips
         .then(|| judge_source_image(&j.source_image, properties));
@@ -229,6 +234,52 @@ fn source_image<'a>(
     }
 }
 
+/// The new image's name must be free: CAPO resolves an image filter by name to exactly one
+/// image and fails with "too many images were found" otherwise (CAPO#2106), so a second
+/// `rke2-node-<minor>-<date>` breaks every template that filters by that name.
+fn image_name(fact: &ImageFact, name: &str) -> Option<Check> {
+    const CHECK: &str = "image name";
+    match fact {
+        ImageFact::Found(images) if images.is_empty() => {
+            Some(Check::ok(CHECK, format!("`{name}` is free in Glance")))
+        }
+        ImageFact::Found(images) => {
+            let ids: Vec<&str> = images.iter().map(|i| i.id.as_str()).collect();
+            let next = next_suffix(name);
+            Some(Check::fail(
+                CHECK,
+                format!(
+                    "`{name}` exists already ({}): a second image of that name breaks CAPO's filter by name (\"too many images were found\")",
+                    ids.join(", ")
+                ),
+                format!(
+                    "build `{next}` with --var image_suffix={} (a same-day suffix kiln's image list and retention understand), or retire the existing image first",
+                    next.rsplit('-').next().unwrap_or("2")
+                ),
+            ))
+        }
+        ImageFact::NotAsked => None,
+        ImageFact::Unreachable(e) | ImageFact::Rejected(e) | ImageFact::Failed(e) => {
+            Some(Check::warn(
+                CHECK,
+                format!("`{name}` not checked: {e}"),
+                "check that no image of that name exists before the build",
+            ))
+        }
+    }
+}
+
+/// The same name with the next same-day suffix: `x-20261125` -> `x-20261125-2`, `x-...-2` -> `-3`.
+fn next_suffix(name: &str) -> String {
+    let parts: Vec<&str> = name.rsplitn(2, '-').collect();
+    match parts.as_slice() {
+        [n, base] if n.len() < 8 && n.parse::<u32>().is_ok() => {
+            format!("{base}-{}", n.parse::<u32>().unwrap_or(1) + 1)
+        }
+        _ => format!("{name}-2"),
+    }
+}
+
 /// The FIPS line of the checklist.
 pub fn fips_check(verdict: &ProVerdict, ack: FipsAck) -> Check {
     match (verdict, ack) {
@@ -281,6 +332,7 @@ mod tests {
                 method: "password",
             },
             source_image: ImageFact::Found(vec![image("active", &[])]),
+            same_name: ImageFact::Found(Vec::new()),
         }
     }
 
@@ -305,6 +357,7 @@ mod tests {
             packer: "packer".into(),
             template: "stages/rke2-node.pkr.hcl".into(),
             source_image: "ubuntu-22.04".into(),
+            expected_image: "rke2-node-v1.28-20261125".into(),
             fips,
             fips_ack,
         }
@@ -356,6 +409,31 @@ mod tests {
             let r = judge(&f, &judging(false, false));
             assert_eq!(status_of(&r, "source image"), want, "{fact:?}");
         }
+    }
+
+    #[test]
+    fn an_image_name_that_exists_fails_with_the_next_suffix() {
+        let mut f = facts();
+        let r = judge(&f, &judging(false, false));
+        assert_eq!(status_of(&r, "image name"), CheckStatus::Ok);
+        f.same_name = ImageFact::Found(vec![image("active", &[])]);
+        let r = judge(&f, &judging(false, false));
+        let c = r.checks.iter().find(|c| c.name == "image name").unwrap();
+        assert_eq!(c.status, CheckStatus::Fail);
+        assert!(c.detail.contains("too many images"), "{c:?}");
+        assert!(
+            c.fix.as_deref().unwrap().contains("--var image_suffix=2"),
+            "{c:?}"
+        );
+        assert_eq!(
+            next_suffix("rke2-node-v1.28-20261125-2"),
+            "rke2-node-v1.28-20261125-3"
+        );
+        f.same_name = ImageFact::Unreachable("timeout".into());
+        assert_eq!(
+            status_of(&judge(&f, &judging(false, false)), "image name"),
+            CheckStatus::Warn
+        );
     }
 
     #[test]

@@ -173,6 +173,41 @@ impl BuildRecord {
         }
     }
 
+    /// Why the build did not succeed, in one line: the failed stage and the first line of the
+    /// error (None for a success).
+    pub fn reason(&self) -> Option<String> {
+        let first = self
+            .error
+            .as_deref()
+            .and_then(|e| e.lines().find(|l| !l.trim().is_empty()))
+            .map(str::trim);
+        match self.result {
+            RecordResult::Succeeded => None,
+            RecordResult::Running => {
+                Some("no result: kiln stopped during the build (or it still runs)".into())
+            }
+            RecordResult::Cancelled => Some(match first {
+                Some(e) if e != "cancelled" => e.to_string(),
+                _ => "cancelled".to_string(),
+            }),
+            RecordResult::Failed => Some(match (&self.failed_stage, first) {
+                (Some(stage), Some(e)) => format!("{stage}: {e}"),
+                (Some(stage), None) => format!("failed in {stage}"),
+                (None, Some(e)) => e.to_string(),
+                (None, None) => "failed".to_string(),
+            }),
+        }
+    }
+
+    /// FIPS in one word: `-` not asked, `yes` validated, `UNVAL` acknowledged as not validated.
+    pub fn fips_label(&self) -> &'static str {
+        match (self.fips.requested, self.fips.validated) {
+            (false, _) => "-",
+            (true, true) => "yes",
+            (true, false) => "UNVAL",
+        }
+    }
+
     /// Copies stage timings and the outcome from a build state.
     pub fn update_from(&mut self, state: &BuildState, now: DateTime<Utc>) {
         self.stages = state

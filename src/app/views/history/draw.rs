@@ -6,14 +6,71 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::{COLUMNS, HistoryPage};
+use super::{COLUMNS, HistoryPage, Mode};
 use crate::app::page::DrawCtx;
 use crate::app::widgets::table::{self, TableView};
 use crate::app::widgets::{panel, spinner};
 use crate::format::duration;
 
-/// Draws the History view.
+/// Draws the History view in its current mode.
 pub fn draw(page: &HistoryPage, frame: &mut Frame, area: Rect, ctx: &DrawCtx<'_>) {
+    match (&page.mode, page.selected()) {
+        (Mode::Record { scroll }, Some(Ok((dir, rec)))) => {
+            super::detail::draw(dir, rec, *scroll, frame, area, ctx)
+        }
+        (Mode::Log(p), _) => draw_pager(p, frame, area, ctx),
+        _ => draw_list(page, frame, area, ctx),
+    }
+}
+
+fn draw_pager(p: &super::Pager, frame: &mut Frame, area: Rect, ctx: &DrawCtx<'_>) {
+    let t = ctx.theme;
+    let height = area.height.saturating_sub(2) as usize;
+    p.page.set(height.max(1));
+    let mut title = format!("{} (Esc: back, / search, n/N)", p.path.display());
+    let lines: Vec<Line> = match (&p.lines, p.lines.data()) {
+        (_, Some((lines, skipped))) => {
+            if *skipped > 0 {
+                title.push_str(&format!(" [first {} MiB not shown]", skipped >> 20));
+            }
+            if !p.search.is_empty() {
+                title.push_str(&format!(
+                    " /{}: {}",
+                    p.search,
+                    if p.matches.is_empty() {
+                        "no match".to_string()
+                    } else {
+                        format!("match {} of {}", p.current + 1, p.matches.len())
+                    }
+                ));
+            }
+            let current = p.matches.get(p.current).copied();
+            lines
+                .iter()
+                .enumerate()
+                .skip(p.top)
+                .take(height)
+                .map(|(i, l)| {
+                    let style = if Some(i) == current {
+                        t.style("selection")
+                    } else if p.matches.binary_search(&i).is_ok() {
+                        t.style("warning")
+                    } else {
+                        t.style("text")
+                    };
+                    Line::from(Span::styled(l.clone(), style))
+                })
+                .collect()
+        }
+        (crate::app::loading::Loading::Failed { message, .. }, None) => {
+            vec![Line::from(Span::styled(message.clone(), t.style("error")))]
+        }
+        _ => vec![Line::from(Span::styled("reading...", t.style("dim")))],
+    };
+    frame.render_widget(Paragraph::new(lines).block(panel(t, title, true)), area);
+}
+
+fn draw_list(page: &HistoryPage, frame: &mut Frame, area: Rect, ctx: &DrawCtx<'_>) {
     let t = ctx.theme;
     let [list, detail] =
         Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)]).areas(area);

@@ -1,175 +1,49 @@
 //! The History view: past builds from their records, newest first, in the table widget (filter,
-//! sort, selection), with the selected build's stage timings beside it. It reloads when shown and
-//! when a build ends; a records directory that cannot be read is an error, not "no builds".
+//! sort, selection) with the selected build's stage timings beside it; Enter opens a record
+//! (stages, FIPS, vars, error) and `l` its packer.log in a pager with search. It reloads when
+//! shown and when a build ends; a records directory that cannot be read is an error, not "no
+//! builds".
 
+mod detail;
 mod draw;
+pub mod keys;
+pub mod pager;
+mod rows;
 pub mod tasks;
 
 use std::path::PathBuf;
 
-use crossterm::event::KeyCode;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
-use crate::actions;
 use crate::app::Init;
 use crate::app::effect::Effect;
 use crate::app::loading::Loading;
-use crate::app::page::{Binding, DrawCtx, Notice, Page, Shared, plain};
-use crate::app::widgets::table::{Cell, Column, SortDir, SortKey, TableRow, TableState};
-use crate::bake::record::{BuildRecord, RecordResult};
-use crate::format::duration;
+use crate::app::page::{Binding, DrawCtx, Notice, Page, Shared};
+use crate::app::widgets::table::{SortDir, TableState};
+use crate::bake::record::BuildRecord;
+
+pub use keys::Action;
+pub use pager::Pager;
+pub use rows::{COLUMNS, HistoryRow};
 
 /// One row: a record, or why its build.json could not be read.
 pub type Entry = Result<(PathBuf, BuildRecord), String>;
 
-/// The table's columns.
-pub const COLUMNS: &[Column] = &[
-    Column::fit("STARTED (UTC)", 16, 16),
-    Column::fit("RESULT", 9, 10),
-    Column::fit_right("TIME", 6, 9),
-    Column::fit("FIPS", 4, 5),
-    Column::fill("IMAGE"),
-];
-
-/// A row of the table.
-#[derive(Debug, Clone)]
-pub struct HistoryRow(pub Entry);
-
-impl TableRow for HistoryRow {
-    fn cells(&self) -> Vec<Cell> {
-        match &self.0 {
-            Ok((_, rec)) => {
-                let style = match rec.result {
-                    RecordResult::Succeeded => "stage_ok",
-                    RecordResult::Failed => "stage_failed",
-                    RecordResult::Cancelled => "warning",
-                    RecordResult::Running => "stage_running",
-                };
-                let fips = match (rec.fips.requested, rec.fips.validated) {
-                    (false, _) => "-",
-                    (true, true) => "yes",
-                    (true, false) => "UNVAL",
-                };
-                vec![
-                    Cell::new(rec.started_at.format("%Y-%m-%d %H:%M").to_string(), "text"),
-                    Cell::new(rec.result.as_str(), style),
-                    Cell::new(rec.seconds.map_or_else(|| "-".into(), duration), "dim"),
-                    Cell::new(fips, "text"),
-                    Cell::new(rec.image_name.clone().unwrap_or_else(|| "-".into()), "text"),
-                ]
-            }
-            Err(e) => vec![
-                Cell::new("-", "dim"),
-                Cell::new("unreadable", "error"),
-                Cell::new("-", "dim"),
-                Cell::new("-", "dim"),
-                Cell::new(e.clone(), "error"),
-            ],
-        }
-    }
-
-    fn sort_key(&self, col: usize) -> SortKey {
-        let Ok((_, rec)) = &self.0 else {
-            return SortKey::Missing;
-        };
-        match col {
-            0 => SortKey::Number(rec.started_at.timestamp_millis() as f64),
-            2 => rec.seconds.map_or(SortKey::Missing, SortKey::Number),
-            _ => SortKey::Text(self.cells()[col].text.to_lowercase()),
-        }
-    }
+/// What the History view shows.
+#[derive(Debug, Clone, Default)]
+pub enum Mode {
+    /// The table of builds.
+    #[default]
+    List,
+    /// One build's record, scrolled `scroll` lines.
+    Record {
+        /// Lines scrolled.
+        scroll: usize,
+    },
+    /// One build's packer.log.
+    Log(Box<Pager>),
 }
-
-actions! {
-    /// What a key of the History view does.
-    pub enum Action {
-        /// Next row.
-        Down,
-        /// Previous row.
-        Up,
-        /// First row.
-        Top,
-        /// Last row.
-        Bottom,
-        /// A page down.
-        PageDown,
-        /// A page up.
-        PageUp,
-        /// Sort by the next column (again on the same column: reverse).
-        Sort,
-        /// Read the records again.
-        Reload,
-        /// Clear the filter.
-        Escape,
-    }
-}
-
-const TABLE: &[Binding<Action>] = &[
-    Binding {
-        keys: "j / Down",
-        help: "next build",
-        hint: None,
-        action: Action::Down,
-        matches: |k| plain(k, 'j') || k.code == KeyCode::Down,
-    },
-    Binding {
-        keys: "k / Up",
-        help: "previous build",
-        hint: None,
-        action: Action::Up,
-        matches: |k| plain(k, 'k') || k.code == KeyCode::Up,
-    },
-    Binding {
-        keys: "g / Home",
-        help: "newest build",
-        hint: None,
-        action: Action::Top,
-        matches: |k| plain(k, 'g') || k.code == KeyCode::Home,
-    },
-    Binding {
-        keys: "G / End",
-        help: "oldest build",
-        hint: None,
-        action: Action::Bottom,
-        matches: |k| plain(k, 'G') || k.code == KeyCode::End,
-    },
-    Binding {
-        keys: "PgUp / PgDn",
-        help: "a page up / down",
-        hint: None,
-        action: Action::PageUp,
-        matches: |k| k.code == KeyCode::PageUp,
-    },
-    Binding {
-        keys: "",
-        help: "",
-        hint: None,
-        action: Action::PageDown,
-        matches: |k| k.code == KeyCode::PageDown,
-    },
-    Binding {
-        keys: "s",
-        help: "sort by the next column (s on the last one: newest first again)",
-        hint: Some("sort"),
-        action: Action::Sort,
-        matches: |k| plain(k, 's'),
-    },
-    Binding {
-        keys: "r",
-        help: "read the records again",
-        hint: Some("reload"),
-        action: Action::Reload,
-        matches: |k| plain(k, 'r'),
-    },
-    Binding {
-        keys: "Esc",
-        help: "clear the filter",
-        hint: None,
-        action: Action::Escape,
-        matches: |k| k.code == KeyCode::Esc,
-    },
-];
 
 /// The records read, and what they say of typical build times.
 #[derive(Debug, Default)]
@@ -187,6 +61,8 @@ pub struct Loaded {
 pub enum Event {
     /// The records, or why the directory could not be read.
     Loaded(Result<Loaded, String>),
+    /// A packer.log was read (its lines and the bytes left out before them), or why not.
+    LogRead(PathBuf, Result<(Vec<String>, u64), String>),
 }
 
 /// Work the History view asks for.
@@ -194,6 +70,8 @@ pub enum Event {
 pub enum HistoryEffect {
     /// Read the records.
     Load,
+    /// Read a packer.log.
+    ReadLog(PathBuf),
 }
 
 /// The History view's state.
@@ -203,6 +81,8 @@ pub struct HistoryPage {
     pub records: Loading<Vec<HistoryRow>>,
     /// Selection, sort, filter.
     pub table: TableState,
+    /// What is shown.
+    pub mode: Mode,
 }
 
 impl HistoryPage {
@@ -211,6 +91,7 @@ impl HistoryPage {
         HistoryPage {
             records: Loading::Idle,
             table: TableState::sorted(0, SortDir::Desc),
+            mode: Mode::List,
         }
     }
 
@@ -230,31 +111,13 @@ impl HistoryPage {
         self.records.start();
         vec![HistoryEffect::Load.into()]
     }
-}
 
-impl Page for HistoryPage {
-    type Action = Action;
-    type Event = Event;
-    type Effect = HistoryEffect;
-
-    fn title(&self) -> &'static str {
-        "History"
+    fn refresh(&mut self) {
+        self.table
+            .refresh(self.records.data().map_or(&[], Vec::as_slice));
     }
 
-    fn bindings(&self, _shared: &Shared) -> Vec<Binding<Action>> {
-        let has_rows = !self.table.is_empty();
-        TABLE
-            .iter()
-            .filter(|b| match b.action {
-                Action::Reload | Action::Sort => true,
-                Action::Escape => !self.table.filter().is_empty(),
-                _ => has_rows,
-            })
-            .copied()
-            .collect()
-    }
-
-    fn on_action(&mut self, action: Action, _shared: &mut Shared) -> Vec<Effect> {
+    fn on_list_action(&mut self, action: Action) -> Vec<Effect> {
         let t = &mut self.table;
         match action {
             Action::Down => t.step(1),
@@ -273,27 +136,101 @@ impl Page for HistoryPage {
                     Some(c) => t.sort_by(c),
                     None => *t = TableState::sorted(0, SortDir::Desc),
                 }
-                self.table
-                    .refresh(self.records.data().map_or(&[], Vec::as_slice));
+                self.refresh();
             }
             Action::Reload => return self.load(),
-            Action::Escape => self.set_filter(String::new()),
+            Action::Open => {
+                if matches!(self.selected(), Some(Ok(_))) {
+                    self.mode = Mode::Record { scroll: 0 };
+                }
+            }
+            Action::Log => return self.open_log(),
+            Action::Back => self.set_filter(String::new()),
+            Action::NextMatch | Action::PrevMatch => {}
         }
         Vec::new()
     }
 
+    fn open_log(&mut self) -> Vec<Effect> {
+        let Some(Ok((dir, _))) = self.selected() else {
+            return Vec::new();
+        };
+        let path = dir.join(crate::bake::record::PACKER_LOG);
+        self.mode = Mode::Log(Box::new(Pager::new(path.clone())));
+        vec![HistoryEffect::ReadLog(path).into()]
+    }
+}
+
+impl Page for HistoryPage {
+    type Action = Action;
+    type Event = Event;
+    type Effect = HistoryEffect;
+
+    fn title(&self) -> &'static str {
+        "History"
+    }
+
+    fn bindings(&self, _shared: &Shared) -> Vec<Binding<Action>> {
+        keys::bindings(self)
+    }
+
+    fn on_action(&mut self, action: Action, _shared: &mut Shared) -> Vec<Effect> {
+        match &mut self.mode {
+            Mode::List => self.on_list_action(action),
+            Mode::Record { scroll } => {
+                match action {
+                    Action::Down => *scroll += 1,
+                    Action::Up => *scroll = scroll.saturating_sub(1),
+                    Action::Top => *scroll = 0,
+                    Action::Bottom => *scroll = usize::MAX / 2,
+                    Action::Log => return self.open_log(),
+                    Action::Back => self.mode = Mode::List,
+                    _ => {}
+                }
+                Vec::new()
+            }
+            Mode::Log(p) => {
+                let page = p.page.get().max(1) as isize;
+                match action {
+                    Action::Down => p.scroll(1),
+                    Action::Up => p.scroll(-1),
+                    Action::PageDown => p.scroll(page),
+                    Action::PageUp => p.scroll(-page),
+                    Action::Top => p.jump(false),
+                    Action::Bottom => p.jump(true),
+                    Action::NextMatch => p.next_match(true),
+                    Action::PrevMatch => p.next_match(false),
+                    Action::Back => self.mode = Mode::Record { scroll: 0 },
+                    _ => {}
+                }
+                Vec::new()
+            }
+        }
+    }
+
     fn on_event(&mut self, event: Event, shared: &mut Shared) -> Vec<Effect> {
-        let Event::Loaded(result) = event;
-        match result {
-            Ok(loaded) => {
+        match event {
+            Event::Loaded(Ok(loaded)) => {
                 shared.typical_build_seconds = loaded.typical;
                 shared.typical_stage_seconds = loaded.stages;
                 self.records =
                     Loading::Loaded(loaded.entries.into_iter().map(HistoryRow).collect());
-                self.table
-                    .refresh(self.records.data().map_or(&[], Vec::as_slice));
+                self.refresh();
             }
-            Err(e) => self.records.fail(e),
+            Event::Loaded(Err(e)) => self.records.fail(e),
+            Event::LogRead(path, result) => {
+                if let Mode::Log(p) = &mut self.mode
+                    && p.path == path
+                {
+                    match result {
+                        Ok(lines) => {
+                            p.lines = Loading::Loaded(lines);
+                            p.jump(true);
+                        }
+                        Err(e) => p.lines.fail(e),
+                    }
+                }
+            }
         }
         Vec::new()
     }
@@ -309,17 +246,34 @@ impl Page for HistoryPage {
     }
 
     fn filter(&self) -> Option<&str> {
-        Some(self.table.filter())
+        match &self.mode {
+            Mode::List => Some(self.table.filter()),
+            Mode::Record { .. } => None,
+            Mode::Log(p) => Some(&p.search),
+        }
     }
 
     fn set_filter(&mut self, text: String) {
-        self.table.set_filter(text);
-        self.table
-            .refresh(self.records.data().map_or(&[], Vec::as_slice));
+        match &mut self.mode {
+            Mode::List => {
+                self.table.set_filter(text);
+                self.refresh();
+            }
+            Mode::Record { .. } => {}
+            Mode::Log(p) => p.set_search(text),
+        }
+    }
+
+    fn on_wheel(&mut self, lines: isize) {
+        match &mut self.mode {
+            Mode::List => self.table.step(-lines),
+            Mode::Record { scroll } => *scroll = (*scroll as isize - lines).max(0) as usize,
+            Mode::Log(p) => p.scroll(-lines),
+        }
     }
 
     fn ticking(&self) -> bool {
-        self.records.is_loading()
+        self.records.is_loading() || matches!(&self.mode, Mode::Log(p) if p.lines.is_loading())
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, ctx: &DrawCtx<'_>) {

@@ -1,4 +1,4 @@
-//! The History view's work: reading the build records off the UI thread.
+//! The History view's work: reading the build records, and a packer.log, off the UI thread.
 
 use super::{Event, HistoryEffect, Loaded};
 use crate::app::executor::Exec;
@@ -32,6 +32,14 @@ pub fn run(effect: HistoryEffect, exec: &mut Exec) {
                     }
                 };
                 let _ = tx.blocking_send(Event::Loaded(loaded).into());
+            });
+        }
+        HistoryEffect::ReadLog(path) => {
+            let tx = exec.sender();
+            tokio::task::spawn_blocking(move || {
+                let read = super::pager::read_tail(&path)
+                    .map_err(|e| format!("could not read {}: {e}", path.display()));
+                let _ = tx.blocking_send(Event::LogRead(path, read).into());
             });
         }
     }
