@@ -40,8 +40,26 @@ pub fn request(
         false,
     );
     request.plan = StagePlan::new(PIPELINE_SCRIPTS);
+    let transcript = renamed(transcript, &request.expected_image);
     request.replay = Some((transcript, speed));
     request
+}
+
+/// The transcript with the image name it recorded replaced by the name today's build would
+/// get, so the name on screen stays the same during and after the replay.
+fn renamed(mut transcript: Transcript, name: &str) -> Transcript {
+    let recorded = transcript.lines.iter().find_map(|l| {
+        let (_, n) = l.split_once("Creating the image: ")?;
+        Some(n.trim().to_string())
+    });
+    if let Some(old) = recorded.filter(|o| !o.is_empty() && o != name) {
+        for l in &mut transcript.lines {
+            if l.contains(&old) {
+                *l = l.replace(&old, name);
+            }
+        }
+    }
+    transcript
 }
 
 /// `kiln demo --headless [--json]`: one recorded build's events, printed.
@@ -67,4 +85,24 @@ pub async fn run_headless(settings: &Settings, args: &DemoArgs) -> Result<i32> {
     let (_tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let outcome = session::run(req, clock, rx, |_| {}, &mut printer).await?;
     Ok(outcome.status.exit_code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_replayed_image_gets_todays_name() {
+        let t = renamed(transcripts().remove(0), "rke2-node-v1.28-20261125");
+        let named: Vec<&String> = t
+            .lines
+            .iter()
+            .filter(|l| l.contains("rke2-node-v1.28-"))
+            .collect();
+        assert!(!named.is_empty());
+        assert!(
+            named.iter().all(|l| l.contains("rke2-node-v1.28-20261125")),
+            "{named:?}"
+        );
+    }
 }
