@@ -3,6 +3,7 @@
 //! - 1,000,000 lines (lines/s end to end, peak RSS),
 //! - one 400 MB line without a newline (peak RSS; goal < 64 MB),
 //! - 100 stages x 2,000 lines of 1 KB (peak RSS; goal < 64 MB).
+//!
 //! Peak RSS is kiln's own (`wait4` on kiln: its maximum resident set, not the fake packer's).
 //!
 //! Run: `cargo bench --bench headless` (release). `cargo test --benches` runs it small.
@@ -39,6 +40,7 @@ fn run(home: &Path, script: &str) -> (f64, i64, i32) {
         std::env::var("PATH").unwrap_or_default()
     );
     let started = Instant::now();
+    #[allow(clippy::zombie_processes)] // reaped by wait4 below, which also reports its rusage
     let child = Command::new(kiln())
         .args(["build", "--headless", "--json", "--skip-preflight"])
         .env("PATH", path)
