@@ -123,6 +123,10 @@ pub fn draw(page: &BakePage, frame: &mut Frame, area: Rect, ctx: &DrawCtx<'_>) {
                 }
             }
         }
+        None if page.demo.is_some() => lines.push(Line::from(Span::styled(
+            "The demo replays recorded builds: there is nothing to check.",
+            t.style("dim"),
+        ))),
         None if !page.preflight.is_loading() => lines.push(Line::from(Span::styled(
             "Not run yet: p runs it (Enter runs it before building).",
             t.style("dim"),

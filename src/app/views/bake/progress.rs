@@ -19,6 +19,16 @@ use crate::theme::Theme;
 /// Terminals at least this wide show each stage's typical time.
 const WIDE: u16 = 110;
 
+/// The stage strip's width: room for the typical times on wide terminals, just the names and
+/// times on narrow ones (the log gets the rest).
+fn strip_width(total: u16) -> u16 {
+    match total {
+        w if w >= WIDE => 60,
+        w if w >= 100 => 44,
+        _ => 38,
+    }
+}
+
 /// Draws a build.
 pub fn draw(page: &BakePage, run: &Run, frame: &mut Frame, area: Rect, ctx: &DrawCtx<'_>) {
     let b = &run.state;
@@ -32,7 +42,7 @@ pub fn draw(page: &BakePage, run: &Run, frame: &mut Frame, area: Rect, ctx: &Dra
     frame.render_widget(Paragraph::new(header_line(page, run, ctx)), header);
     let wide = area.width >= WIDE;
     let [strip, log] = Layout::horizontal([
-        Constraint::Length(if wide { 60 } else { 44 }),
+        Constraint::Length(strip_width(area.width)),
         Constraint::Min(20),
     ])
     .areas(main);

@@ -18,10 +18,15 @@ pub const SHOWN: usize = 8;
 
 /// The panel's height for this run in an area `available` rows high (0: no result yet).
 pub fn height(run: &Run, available: u16) -> u16 {
-    match &run.state.outcome {
-        Some(o) => (4 + o.explanation.len().min(SHOWN) as u16).min(available / 2),
-        None => 0,
-    }
+    let Some(o) = &run.state.outcome else {
+        return 0;
+    };
+    // Borders, then: image and id, or the failure and its explanation; then the time line.
+    let lines = match o.status {
+        BuildStatus::Succeeded => 2,
+        _ => 1 + o.explanation.len().min(SHOWN),
+    } + 1;
+    (lines as u16 + 2).min(available / 2)
 }
 
 /// Draws the result panel.
