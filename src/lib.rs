@@ -12,6 +12,7 @@ pub mod demo;
 pub mod format;
 pub mod logging;
 pub mod manifest;
+pub mod retention;
 pub mod secrets;
 pub mod settings;
 pub mod theme;
