@@ -10,6 +10,7 @@ pub mod clock;
 pub mod cloud;
 pub mod demo;
 pub mod format;
+pub mod fuzzing;
 pub mod logging;
 pub mod manifest;
 pub mod retention;
