@@ -18,4 +18,5 @@ pub mod manifest;
 pub mod paths;
 pub mod secrets;
 pub mod settings;
+pub mod sim;
 pub mod theme;

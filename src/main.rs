@@ -97,6 +97,7 @@ async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Demo(args)) => {
             kiln::app::run_console(settings, kiln::app::StartView::Demo(args), clock).await
         }
+        Some(Command::Sim(args)) => Ok(kiln::sim::run_foreground(args).await?),
         None => {
             kiln::app::run_console(settings, kiln::app::StartView::Build(Box::default()), clock)
                 .await

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::fips::{ProVerdict, judge_source_image};
 use crate::cloud::credentials::CredentialSource;
-use crate::cloud::glance::{self, CloudError};
+use crate::cloud::glance;
 
 /// The checksum list the artifacts are verified against.
 pub const CHECKSUM_FILE: &str = "sha256sum-amd64.txt";
@@ -376,7 +376,7 @@ async fn check_source_image(
     let name = "source image";
     let session = match glance::connect(&input.credentials, input.cloud_timeout).await {
         Ok(s) => s,
-        Err(CloudError::Unreachable(e)) => {
+        Err(e) if e.is_unreachable() => {
             return (
                 Check::warn(
                     name,
@@ -397,16 +397,12 @@ async fn check_source_image(
             );
         }
     };
-    match glance::images_named(&session, &input.source_image, input.cloud_timeout).await {
+    match glance::images_named(&session, &input.source_image).await {
         Ok(images) => {
             let active = images.iter().find(|i| i.status == "active");
             match (active, images.first()) {
                 (Some(img), _) => {
-                    let props = img
-                        .extra
-                        .keys()
-                        .filter_map(|k| img.property(k).map(|v| (k.clone(), v)))
-                        .collect();
+                    let props = img.properties.clone();
                     (
                         Check::ok(
                             name,
@@ -433,7 +429,7 @@ async fn check_source_image(
                 ),
             }
         }
-        Err(CloudError::Unreachable(e)) => (
+        Err(e) if e.is_unreachable() => (
             Check::warn(
                 name,
                 format!("`{}` not checked: {e}", input.source_image),
