@@ -9,6 +9,8 @@
 # Logs: STATE_DIR/*.log. PIDs: STATE_DIR/keystone.pid, STATE_DIR/glance.pid.
 # Seeded images: ubuntu-22.04 (active), ubuntu-pro-22.04-fips (active, ubuntu_pro=true),
 # ubuntu-queued (queued).
+# Optional: KILN_KEYSTONE_TOKEN_EXPIRATION (seconds a token lives; Keystone's default 3600),
+# KILN_GLANCE_API_LIMIT_MAX and KILN_GLANCE_LIMIT_DEFAULT (Glance's page size caps).
 set -euo pipefail
 
 if [[ $# -ne 1 ]]; then
@@ -88,6 +90,7 @@ log_file = $state/keystone-app.log
 connection = sqlite:///$state/keystone/keystone.db
 [token]
 provider = fernet
+expiration = ${KILN_KEYSTONE_TOKEN_EXPIRATION:-3600}
 [fernet_tokens]
 key_repository = $state/keystone/fernet-keys
 [fernet_receipts]
@@ -137,6 +140,8 @@ log_file = $state/glance-app.log
 enabled_backends = fs:file
 worker_self_reference_url = $glance_url
 image_cache_dir = $state/glance/cache
+api_limit_max = ${KILN_GLANCE_API_LIMIT_MAX:-1000}
+limit_param_default = ${KILN_GLANCE_LIMIT_DEFAULT:-25}
 [database]
 connection = sqlite:///$state/glance/glance.db
 [glance_store]
