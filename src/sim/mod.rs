@@ -22,6 +22,7 @@ pub mod faults;
 pub mod fleet;
 pub mod glance;
 pub mod http;
+mod keygen;
 mod keystone;
 mod neutron;
 mod nova;

@@ -452,30 +452,37 @@ fn create_keypair(core: &Core, req: &Req, t: &Token) -> Resp {
     let Some(name) = k["name"].as_str() else {
         return Resp::bad_request(STYLE, "'name' is a required property");
     };
-    let Some(public_key) = k["public_key"].as_str() else {
-        return Resp::bad_request(
-            STYLE,
-            "The simulator does not generate keys: send public_key.",
-        );
-    };
+    let (private_key, public_key, generated_fp) =
+        match k["public_key"].as_str().filter(|p| !p.is_empty()) {
+            Some(p) => (None, p.to_string(), None),
+            None => match super::keygen::generate(name) {
+                Some((private, public, fp)) => (Some(private), public, Some(fp)),
+                None => return Resp::error(STYLE, 500, "key generation failed"),
+            },
+        };
     let mut st = core.lock();
     if st.keypairs.contains_key(name) {
         return Resp::error(STYLE, 409, &format!("Key pair '{name}' already exists."));
     }
-    let fp = st.rng.hex(32);
-    let fingerprint = fp
-        .as_bytes()
-        .chunks(2)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect::<Vec<_>>()
-        .join(":");
+    let fingerprint = generated_fp.unwrap_or_else(|| {
+        let fp = st.rng.hex(32);
+        fp.as_bytes()
+            .chunks(2)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>()
+            .join(":")
+    });
     let kp = Keypair {
         name: name.into(),
-        public_key: public_key.into(),
+        public_key,
         fingerprint,
         user_id: core.user_id(t).into(),
     };
-    let out = json!({"keypair": {"name": kp.name, "public_key": kp.public_key, "fingerprint": kp.fingerprint, "user_id": kp.user_id}});
+    let mut out = json!({"keypair": {"name": kp.name, "public_key": kp.public_key,
+        "fingerprint": kp.fingerprint, "user_id": kp.user_id, "type": "ssh"}});
+    if let Some(p) = private_key {
+        out["keypair"]["private_key"] = json!(p);
+    }
     st.keypairs.insert(name.into(), kp);
     Resp::json(200, &out)
 }
