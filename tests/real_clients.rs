@@ -170,6 +170,11 @@ async fn python_openstackclient_gets_the_seeded_data() {
         .collect();
     assert_eq!(vols, fleet.volumes.iter().map(|v| v.id.as_str()).collect());
 
+    let (ok, v, err) = osc(&bin, &admin, home.path(), &["network", "list"]).await;
+    assert!(ok, "{err}");
+    let nets: BTreeSet<&str> = v.as_array().unwrap().iter().filter_map(|r| r["Name"].as_str()).collect();
+    assert_eq!(nets, fleet.networks.iter().map(|n| n.name.as_str()).collect());
+
     // A member: Nova refuses all projects; Cinder silently answers for the member's project.
     let member = sim.member();
     let (ok, _, err) = osc(

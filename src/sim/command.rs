@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use clap::Args;
 
-use super::{FaultSettings, FleetSize, SimConfig, SimError, start};
+use super::{DeleteInUse, FaultSettings, FleetSize, Service, SimConfig, SimError, start};
 use crate::clock::{Clock, SystemClock};
 
 /// `kiln sim`.
@@ -35,9 +35,32 @@ pub struct SimArgs {
     /// Lifetime of issued tokens, in seconds.
     #[arg(long, default_value_t = 3600)]
     pub token_ttl: u64,
+    /// Leave a service out of the catalog: image, compute, volume or network (repeatable).
+    #[arg(long = "missing-service", value_name = "SERVICE", value_parser = parse_service)]
+    pub missing_services: Vec<Service>,
+    /// Glance's answer to deleting an image in use: `delete` (file/Swift store) or `conflict`
+    /// (Ceph RBD: 409).
+    #[arg(long, default_value = "delete", value_parser = parse_delete)]
+    pub delete_in_use: DeleteInUse,
     /// Where to write the clouds.yaml (default: a new private directory under the temp dir).
     #[arg(long, value_name = "PATH")]
     pub clouds_yaml: Option<PathBuf>,
+}
+
+fn parse_service(s: &str) -> Result<Service, String> {
+    Service::ALL
+        .into_iter()
+        .find(|x| x.path() == s || x.catalog_type() == s)
+        .filter(|x| *x != Service::Identity)
+        .ok_or_else(|| format!("`{s}`: expected image, compute, volume or network"))
+}
+
+fn parse_delete(s: &str) -> Result<DeleteInUse, String> {
+    match s {
+        "delete" => Ok(DeleteInUse::Delete),
+        "conflict" => Ok(DeleteInUse::Conflict),
+        _ => Err(format!("`{s}`: expected delete or conflict")),
+    }
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
@@ -61,6 +84,10 @@ pub async fn run_foreground(args: SimArgs) -> Result<i32, SimError> {
         ..SimConfig::new(args.seed, today)
     };
     let sim = start(config).await?;
+    for s in &args.missing_services {
+        sim.faults().set_missing(*s, true);
+    }
+    sim.faults().set_delete_in_use(args.delete_in_use);
     let (path, dir) = match args.clouds_yaml {
         Some(p) => (p, None),
         None => {
@@ -106,5 +133,33 @@ async fn wait_for_signal() {
         _ => {
             let _ = tokio::signal::ctrl_c().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: SimArgs,
+    }
+
+    #[test]
+    fn flags_parse_and_bad_values_are_named() {
+        let w = Wrap::try_parse_from([
+            "kiln", "--fleet", "large", "--error-rate", "0.2", "--latency-ms", "2000",
+            "--missing-service", "volume", "--missing-service", "compute", "--delete-in-use", "conflict",
+        ])
+        .unwrap();
+        assert_eq!(w.args.fleet, FleetSize::Large);
+        assert_eq!(w.args.missing_services, [Service::Volume, Service::Compute]);
+        assert_eq!(w.args.delete_in_use, DeleteInUse::Conflict);
+        let e = Wrap::try_parse_from(["kiln", "--error-rate", "1.5"]).err().unwrap().to_string();
+        assert!(e.contains("`1.5` is not a probability"), "{e}");
+        let e = Wrap::try_parse_from(["kiln", "--missing-service", "identity"]).err().unwrap().to_string();
+        assert!(e.contains("expected image, compute, volume or network"), "{e}");
     }
 }

@@ -3,6 +3,7 @@
 # STATE_DIR, and writes STATE_DIR/openrc. Stop it with stop-openstack.sh STATE_DIR.
 #
 #   tests/cloud/start-openstack.sh STATE_DIR
+#   tests/cloud/start-openstack.sh --prepare     (only create the venv; CI runs this first)
 #
 # The services run from a venv at ${KILN_OPENSTACK_VENV:-$HOME/.cache/kiln/openstack-venv},
 # created on first use from PyPI (needs python3 with the venv module, and network to PyPI once).
@@ -19,6 +20,11 @@ if [[ $# -ne 1 ]]; then
 fi
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+prepare_only=false
+if [[ "$1" == "--prepare" ]]; then
+    prepare_only=true
+    set -- "$(mktemp -d)"
+fi
 mkdir -p "$1"
 state="$(cd "$1" && pwd)"
 venv="${KILN_OPENSTACK_VENV:-$HOME/.cache/kiln/openstack-venv}"
@@ -56,6 +62,11 @@ flock 9 # two test runs must not build the venv at the same time
 ensure_venv
 flock -u 9
 exec 9>&-
+if $prepare_only; then
+    rm -rf "$state"
+    echo "$venv"
+    exit 0
+fi
 # No __pycache__ next to wsgi_shim.py / osctl.py in the checkout.
 export PYTHONDONTWRITEBYTECODE=1
 
