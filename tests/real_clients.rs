@@ -172,8 +172,16 @@ async fn python_openstackclient_gets_the_seeded_data() {
 
     let (ok, v, err) = osc(&bin, &admin, home.path(), &["network", "list"]).await;
     assert!(ok, "{err}");
-    let nets: BTreeSet<&str> = v.as_array().unwrap().iter().filter_map(|r| r["Name"].as_str()).collect();
-    assert_eq!(nets, fleet.networks.iter().map(|n| n.name.as_str()).collect());
+    let nets: BTreeSet<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["Name"].as_str())
+        .collect();
+    assert_eq!(
+        nets,
+        fleet.networks.iter().map(|n| n.name.as_str()).collect()
+    );
 
     // A member: Nova refuses all projects; Cinder silently answers for the member's project.
     let member = sim.member();

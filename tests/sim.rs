@@ -115,8 +115,8 @@ async fn an_admin_listing_sees_every_rke2_image_and_usage_in_all_projects_once()
     );
     assert_eq!(
         count(&sim, Service::Image, "GET", "/v2/images"),
-        1,
-        "one page of 1000"
+        2,
+        "one page of 1000 from each end"
     );
     sim.stop().await;
 }
@@ -249,14 +249,31 @@ async fn giving_up_names_the_calls_that_failed() {
         .await
         .unwrap();
     sim.faults().set_failing(Service::Image, Some(503));
+    sim.faults().set_failing(Service::Volume, Some(502));
     let e = client.listing().await.expect_err("Glance always fails");
     let text = e.to_string();
-    assert!(matches!(e, CloudError::GaveUp { .. }), "{e:?}");
-    assert!(
-        text.starts_with("Glance GET /images?limit=1000: gave up after 3 attempts"),
+    let CloudError::Several { failed } = &e else {
+        panic!("{e:?}")
+    };
+    let calls: Vec<&str> = failed.iter().filter_map(|f| f.call()).collect();
+    assert_eq!(
+        calls,
+        [
+            "GET /images?sort=created_at:desc&limit=1000",
+            "GET /images?sort=created_at:asc&limit=1000",
+            "GET /volumes/detail?limit=1000&all_tenants=1"
+        ],
         "{text}"
     );
-    assert!(text.ends_with("(503, 503, 503)"), "{text}");
+    assert!(text.starts_with("3 calls failed: Glance GET /images?sort=created_at:desc&limit=1000: gave up after 3 attempts"), "{text}");
+    assert!(
+        text.contains("(503, 503, 503)")
+            && text.contains(
+                "Cinder GET /volumes/detail?limit=1000&all_tenants=1: gave up after 3 attempts"
+            ),
+        "{text}"
+    );
+    sim.faults().set_failing(Service::Volume, None);
 
     sim.faults().set_failing(Service::Image, None);
     sim.faults().set_failing(Service::Compute, Some(500));

@@ -62,13 +62,19 @@ impl CloudClient {
         usage::usage(&self.session).await
     }
 
-    /// Images and usage, fetched concurrently. Fails only when the images cannot be listed.
+    /// Images and usage, fetched concurrently. Fails only when the images cannot be listed; the
+    /// error then names every call that failed (the usage calls too).
     pub async fn listing(&self) -> Result<Listing, CloudError> {
         let (images, usage) = tokio::join!(self.rke2_images(), self.usage());
-        Ok(Listing {
-            images: images?,
-            usage,
-        })
+        match images {
+            Ok(images) => Ok(Listing { images, usage }),
+            Err(e) => {
+                let mut failed = e.into_calls();
+                failed.extend(usage.errors);
+                Err(CloudError::from_many(failed)
+                    .unwrap_or(CloudError::Several { failed: Vec::new() }))
+            }
+        }
     }
 
     /// Images with exactly this name.

@@ -104,6 +104,12 @@ pub enum CloudError {
         /// Time spent.
         elapsed: Duration,
     },
+    /// Several calls of one operation failed (each named).
+    #[error("{} calls failed: {}", failed.len(), failed.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Several {
+        /// The failures, in the order the calls were made.
+        failed: Vec<CloudError>,
+    },
     /// The answer could not be read.
     #[error("{service} {call}: unexpected answer: {message}")]
     InvalidResponse {
@@ -117,6 +123,23 @@ pub enum CloudError {
 }
 
 impl CloudError {
+    /// One error for `failed` (None when empty): itself when alone, else [`CloudError::Several`].
+    pub fn from_many(mut failed: Vec<CloudError>) -> Option<CloudError> {
+        match failed.len() {
+            0 => None,
+            1 => failed.pop(),
+            _ => Some(CloudError::Several { failed }),
+        }
+    }
+
+    /// The failed calls inside (itself when it is one call).
+    pub fn into_calls(self) -> Vec<CloudError> {
+        match self {
+            CloudError::Several { failed } => failed,
+            other => vec![other],
+        }
+    }
+
     /// True when the cloud could not be reached or did not answer (the operator should check
     /// the network rather than the credentials).
     pub fn is_unreachable(&self) -> bool {
@@ -125,6 +148,7 @@ impl CloudError {
             CloudError::GaveUp { attempts, .. } => attempts
                 .last()
                 .is_some_and(|a| !matches!(a, Attempt::Status(_))),
+            CloudError::Several { failed } => failed.iter().all(CloudError::is_unreachable),
             _ => false,
         }
     }

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::error::CloudError;
 use super::names::{self, ImageName};
-use super::session::{CloudSession, Svc};
+use super::session::{CloudSession, Svc, describe};
 
 /// Page size asked of Glance (its default `api_limit_max`; a smaller server limit wins).
 pub const PAGE: usize = 1000;
@@ -97,36 +97,54 @@ const CORE: &[&str] = &[
     "direct_url",
 ];
 
-#[derive(Deserialize)]
-struct RawImage {
-    id: String,
-    #[serde(default)]
-    name: Option<String>,
-    status: String,
-    #[serde(default)]
-    visibility: Option<String>,
-    #[serde(default)]
-    protected: bool,
-    #[serde(default)]
-    owner: Option<String>,
-    #[serde(default)]
-    size: Option<u64>,
-    #[serde(default)]
-    disk_format: Option<String>,
-    created_at: DateTime<Utc>,
-    #[serde(default)]
-    updated_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    tags: Vec<String>,
-    #[serde(flatten)]
-    extra: BTreeMap<String, Value>,
+/// Glance's JSON of one image, as a map (parsing into a map and taking the known keys out is
+/// several times faster than `#[serde(flatten)]`, which matters at 5,000 images).
+type RawImage = serde_json::Map<String, Value>;
+
+fn take_string(m: &mut RawImage, k: &str) -> Option<String> {
+    match m.remove(k)? {
+        Value::String(s) => Some(s),
+        _ => None,
+    }
 }
 
-impl From<RawImage> for Image {
-    fn from(r: RawImage) -> Self {
-        let name = r.name.unwrap_or_default();
-        let properties = r
-            .extra
+fn take_time(m: &mut RawImage, k: &str) -> Option<DateTime<Utc>> {
+    take_string(m, k)
+        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// An image from Glance's JSON; Err names what is missing.
+fn image_from(mut m: RawImage) -> Result<Image, String> {
+    let id = take_string(&mut m, "id").ok_or("an image without an id")?;
+    let created_at = take_time(&mut m, "created_at")
+        .ok_or_else(|| format!("image {id}: no valid created_at"))?;
+    let name = take_string(&mut m, "name").unwrap_or_default();
+    let tags = match m.remove("tags") {
+        Some(Value::Array(a)) => a
+            .into_iter()
+            .filter_map(|t| match t {
+                Value::String(s) => Some(s),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let image = Image {
+        parsed_name: names::parse(&name),
+        status: take_string(&mut m, "status").unwrap_or_default(),
+        visibility: take_string(&mut m, "visibility").unwrap_or_default(),
+        protected: m
+            .remove("protected")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false),
+        owner: take_string(&mut m, "owner"),
+        size: m.remove("size").and_then(|v| v.as_u64()),
+        disk_format: take_string(&mut m, "disk_format"),
+        updated_at: take_time(&mut m, "updated_at"),
+        created_at,
+        tags,
+        properties: m
             .into_iter()
             .filter(|(k, _)| !CORE.contains(&k.as_str()))
             .map(|(k, v)| {
@@ -136,23 +154,11 @@ impl From<RawImage> for Image {
                 };
                 (k, v)
             })
-            .collect();
-        Image {
-            parsed_name: names::parse(&name),
-            id: r.id,
-            name,
-            status: r.status,
-            visibility: r.visibility.unwrap_or_default(),
-            protected: r.protected,
-            owner: r.owner,
-            size: r.size,
-            disk_format: r.disk_format,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-            tags: r.tags,
-            properties,
-        }
-    }
+            .collect(),
+        id,
+        name,
+    };
+    Ok(image)
 }
 
 #[derive(Deserialize)]
@@ -160,6 +166,14 @@ struct RawPage {
     images: Vec<RawImage>,
     #[serde(default)]
     next: Option<String>,
+}
+
+fn invalid(call: String, message: String) -> CloudError {
+    CloudError::InvalidResponse {
+        service: "Glance",
+        call,
+        message,
+    }
 }
 
 /// The `marker` of a `next` link (`/v2/images?limit=..&marker=ID`).
@@ -186,7 +200,11 @@ pub async fn list(
         }
         let p: RawPage = s.get_json(Svc::Glance, "/images", &q).await?;
         let n = p.images.len();
-        out.extend(p.images.into_iter().map(Image::from));
+        for raw in p.images {
+            out.push(
+                image_from(raw).map_err(|e| invalid(describe(&Method::GET, "/images", &q), e))?,
+            );
+        }
         match p.next.as_deref().and_then(marker_of) {
             Some(m) if n > 0 && Some(&m) != marker.as_ref() => marker = Some(m),
             _ => return Ok(out),
@@ -194,9 +212,106 @@ pub async fn list(
     }
 }
 
+/// Where two cursors walking the list from both ends have got to.
+#[derive(Default)]
+struct Meet {
+    /// Oldest `created_at` the newest-first cursor has seen.
+    down: Option<DateTime<Utc>>,
+    /// Newest `created_at` the oldest-first cursor has seen.
+    up: Option<DateTime<Utc>>,
+    /// A cursor reached its end: it saw everything.
+    complete: bool,
+}
+
+impl Meet {
+    /// True when together the cursors have seen every image. (Equal times do not count: images
+    /// of the same second may sit on either side of a page break.)
+    fn covered(&self) -> bool {
+        self.complete || matches!((self.down, self.up), (Some(d), Some(u)) if d < u)
+    }
+}
+
+async fn cursor(
+    s: &CloudSession,
+    filters: &[(String, String)],
+    newest_first: bool,
+    meet: &std::sync::Mutex<Meet>,
+) -> Result<Vec<Image>, CloudError> {
+    let sort = if newest_first {
+        "created_at:desc"
+    } else {
+        "created_at:asc"
+    };
+    let lock = || meet.lock().unwrap_or_else(|e| e.into_inner());
+    let mut out = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        if lock().covered() {
+            return Ok(out);
+        }
+        let mut q: Vec<(String, String)> = filters.to_vec();
+        q.push(("sort".into(), sort.into()));
+        q.push(("limit".into(), PAGE.to_string()));
+        if let Some(m) = &marker {
+            q.push(("marker".into(), m.clone()));
+        }
+        let p: RawPage = s.get_json(Svc::Glance, "/images", &q).await?;
+        let n = p.images.len();
+        for raw in p.images {
+            out.push(
+                image_from(raw).map_err(|e| invalid(describe(&Method::GET, "/images", &q), e))?,
+            );
+        }
+        let next = p
+            .next
+            .as_deref()
+            .and_then(marker_of)
+            .filter(|m| n > 0 && Some(m) != marker.as_ref());
+        let mut m = lock();
+        if let Some(last) = out.last() {
+            if newest_first {
+                m.down = Some(last.created_at);
+            } else {
+                m.up = Some(last.created_at);
+            }
+        }
+        if next.is_none() {
+            m.complete = true;
+            return Ok(out);
+        }
+        marker = next;
+    }
+}
+
+/// Every image matching `filters`, fetched by two cursors at once (newest first and oldest first)
+/// that stop where they meet: Glance pages by marker, so this is how pages run concurrently.
+/// Newest first, each image once.
+pub async fn list_concurrently(
+    s: &CloudSession,
+    filters: &[(String, String)],
+) -> Result<Vec<Image>, CloudError> {
+    let meet = std::sync::Mutex::new(Meet::default());
+    let (down, up) = tokio::join!(
+        cursor(s, filters, true, &meet),
+        cursor(s, filters, false, &meet)
+    );
+    let mut all = match (down, up) {
+        (Ok(d), Ok(u)) => [d, u].concat(),
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => return Err(e),
+        (Err(d), Err(u)) => return Err(CloudError::Several { failed: vec![d, u] }),
+    };
+    all.sort_by(|a, b| {
+        b.created_at
+            .cmp(&a.created_at)
+            .then_with(|| b.id.cmp(&a.id))
+    });
+    all.dedup_by(|a, b| a.id == b.id);
+    Ok(all)
+}
+
 /// Every image whose name starts with `rke2-node-` (Glance has no prefix filter: client side).
 pub async fn rke2_images(s: &CloudSession) -> Result<Vec<Image>, CloudError> {
-    let mut all = list(s, &[], PAGE).await?;
+    let mut all = list_concurrently(s, &[]).await?;
     all.retain(|i| i.name.starts_with(names::PREFIX));
     Ok(all)
 }
@@ -208,11 +323,11 @@ pub async fn named(s: &CloudSession, name: &str) -> Result<Vec<Image>, CloudErro
 
 /// One image; None when Glance says 404.
 pub async fn get(s: &CloudSession, id: &str) -> Result<Option<Image>, CloudError> {
-    match s
-        .get_json::<RawImage>(Svc::Glance, &format!("/images/{id}"), &[])
-        .await
-    {
-        Ok(r) => Ok(Some(r.into())),
+    let path = format!("/images/{id}");
+    match s.get_json::<RawImage>(Svc::Glance, &path, &[]).await {
+        Ok(r) => image_from(r)
+            .map(Some)
+            .map_err(|e| invalid(format!("GET {path}"), e)),
         Err(e) if e.status() == Some(404) => Ok(None),
         Err(e) => Err(e),
     }
@@ -235,13 +350,10 @@ pub async fn set_protected(
             Some((body, "application/openstack-images-v2.1-json-patch")),
         )
         .await?;
+    let call = format!("PATCH /images/{id}");
     let raw: RawImage =
-        serde_json::from_slice(&a.body).map_err(|e| CloudError::InvalidResponse {
-            service: "Glance",
-            call: format!("PATCH /images/{id}"),
-            message: e.to_string(),
-        })?;
-    Ok(raw.into())
+        serde_json::from_slice(&a.body).map_err(|e| invalid(call.clone(), e.to_string()))?;
+    image_from(raw).map_err(|e| invalid(call, e))
 }
 
 /// Deletes an image. A protected image is a 403, an image in use on Ceph RBD a 409: both are
@@ -263,6 +375,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn cursors_meet_only_past_equal_times() {
+        let t = |s: i64| DateTime::from_timestamp(s, 0).unwrap();
+        let mut m = Meet::default();
+        assert!(!m.covered());
+        m.down = Some(t(100));
+        m.up = Some(t(100));
+        assert!(
+            !m.covered(),
+            "the same second may hide images between the pages"
+        );
+        m.up = Some(t(101));
+        assert!(m.covered());
+        assert!(
+            Meet {
+                complete: true,
+                ..Meet::default()
+            }
+            .covered()
+        );
+    }
+
+    #[test]
     fn raw_images_keep_custom_properties_and_parse_names() {
         let raw: RawImage = serde_json::from_str(
             r#"{"id":"i1","name":"rke2-node-v1.28-20260301","status":"active","visibility":"public",
@@ -271,7 +405,7 @@ mod tests {
                 "hw_disk_bus":"scsi","os_hidden":false,"numeric":3}"#,
         )
         .unwrap();
-        let img = Image::from(raw);
+        let img = image_from(raw).unwrap();
         assert!(img.protected);
         assert_eq!(img.fips_enabled(), Some(true));
         assert_eq!(img.series(), Some("v1.28"));

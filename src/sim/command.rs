@@ -150,16 +150,36 @@ mod tests {
     #[test]
     fn flags_parse_and_bad_values_are_named() {
         let w = Wrap::try_parse_from([
-            "kiln", "--fleet", "large", "--error-rate", "0.2", "--latency-ms", "2000",
-            "--missing-service", "volume", "--missing-service", "compute", "--delete-in-use", "conflict",
+            "kiln",
+            "--fleet",
+            "large",
+            "--error-rate",
+            "0.2",
+            "--latency-ms",
+            "2000",
+            "--missing-service",
+            "volume",
+            "--missing-service",
+            "compute",
+            "--delete-in-use",
+            "conflict",
         ])
         .unwrap();
         assert_eq!(w.args.fleet, FleetSize::Large);
         assert_eq!(w.args.missing_services, [Service::Volume, Service::Compute]);
         assert_eq!(w.args.delete_in_use, DeleteInUse::Conflict);
-        let e = Wrap::try_parse_from(["kiln", "--error-rate", "1.5"]).err().unwrap().to_string();
+        let e = Wrap::try_parse_from(["kiln", "--error-rate", "1.5"])
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("`1.5` is not a probability"), "{e}");
-        let e = Wrap::try_parse_from(["kiln", "--missing-service", "identity"]).err().unwrap().to_string();
-        assert!(e.contains("expected image, compute, volume or network"), "{e}");
+        let e = Wrap::try_parse_from(["kiln", "--missing-service", "identity"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("expected image, compute, volume or network"),
+            "{e}"
+        );
     }
 }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use super::fleet::{Fleet, FleetImage, FleetServer, FleetVolume};
@@ -124,11 +125,84 @@ pub struct FloatingIp {
     pub port_id: Option<String>,
 }
 
+/// Images by id, with each image's Glance JSON rendered once and kept until it changes (a page of
+/// 1000 images is then a concatenation, not 1000 renderings).
+#[derive(Debug, Default)]
+pub struct ImageStore {
+    map: HashMap<String, FleetImage>,
+    json: HashMap<String, Bytes>,
+}
+
+impl ImageStore {
+    /// An image.
+    pub fn get(&self, id: &str) -> Option<&FleetImage> {
+        self.map.get(id)
+    }
+
+    /// An image to change (its cached JSON is dropped).
+    pub fn get_mut(&mut self, id: &str) -> Option<&mut FleetImage> {
+        self.json.remove(id);
+        self.map.get_mut(id)
+    }
+
+    /// Adds or replaces an image.
+    pub fn insert(&mut self, id: String, img: FleetImage) {
+        self.json.remove(&id);
+        self.map.insert(id, img);
+    }
+
+    /// Removes an image.
+    pub fn remove(&mut self, id: &str) -> Option<FleetImage> {
+        self.json.remove(id);
+        self.map.remove(id)
+    }
+
+    /// True when the id exists.
+    pub fn contains_key(&self, id: &str) -> bool {
+        self.map.contains_key(id)
+    }
+
+    /// Every image.
+    pub fn values(&self) -> impl Iterator<Item = &FleetImage> {
+        self.map.values()
+    }
+
+    /// How many.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The Glance JSON of an image, rendered on first use.
+    pub fn json(&mut self, id: &str) -> Option<Bytes> {
+        if let Some(b) = self.json.get(id) {
+            return Some(b.clone());
+        }
+        let img = self.map.get(id)?;
+        let b = Bytes::from(serde_json::to_vec(&super::glance::image_json(img)).ok()?);
+        self.json.insert(id.to_string(), b.clone());
+        Some(b)
+    }
+}
+
+impl FromIterator<(String, FleetImage)> for ImageStore {
+    fn from_iter<T: IntoIterator<Item = (String, FleetImage)>>(iter: T) -> Self {
+        ImageStore {
+            map: iter.into_iter().collect(),
+            json: HashMap::new(),
+        }
+    }
+}
+
 /// Everything that changes.
 #[derive(Debug)]
 pub struct CloudState {
     /// Images by id.
-    pub images: HashMap<String, FleetImage>,
+    pub images: ImageStore,
     /// Image id -> (time, status it takes then), for snapshots being saved.
     pub image_timeline: HashMap<String, Vec<(DateTime<Utc>, &'static str)>>,
     /// Servers by id.

@@ -11,6 +11,7 @@ pub use view::image as image_json;
 
 use std::collections::BTreeMap;
 
+use bytes::Bytes;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha512};
 
@@ -106,13 +107,15 @@ pub fn handle(core: &Core, req: &Req, token: Option<&Token>) -> Resp {
 }
 
 fn list(core: &Core, req: &Req, viewer: Viewer<'_>) -> Resp {
-    let st = core.lock();
-    let page = match query::list(st.images.values(), &req.query, viewer) {
-        Ok(p) => p,
+    let mut st = core.lock();
+    let (ids, next_marker) = match query::list(st.images.values(), &req.query, viewer) {
+        Ok(p) => (
+            p.images.iter().map(|i| i.id.clone()).collect::<Vec<_>>(),
+            p.next_marker,
+        ),
         Err(e) => return Resp::bad_request(style(req), &e),
     };
-    let images: Vec<Value> = page.images.iter().map(|i| view::image(i)).collect();
-    let next_marker = page.next_marker;
+    let rendered: Vec<Bytes> = ids.iter().filter_map(|id| st.images.json(id)).collect();
     drop(st);
     let others: Vec<(String, String)> = req
         .query
@@ -125,13 +128,31 @@ fn list(core: &Core, req: &Req, viewer: Viewer<'_>) -> Resp {
     } else {
         format!("/v2/images?{}", encode_query(&others))
     };
-    let mut body = json!({"images": images, "first": first, "schema": "/v2/schemas/images"});
+    let mut tail = json!({"first": first, "schema": "/v2/schemas/images"});
     if let Some(m) = next_marker {
         let mut next = others;
         next.push(("marker".into(), m));
-        body["next"] = json!(format!("/v2/images?{}", encode_query(&next)));
+        tail["next"] = json!(format!("/v2/images?{}", encode_query(&next)));
     }
-    Resp::json(200, &body)
+    // {"images": [<cached>, ...], "first": ..., "schema": ..., "next": ...}
+    let tail = tail.to_string();
+    let mut body =
+        Vec::with_capacity(rendered.iter().map(|b| b.len() + 1).sum::<usize>() + tail.len() + 16);
+    body.extend_from_slice(b"{\"images\":[");
+    for (i, b) in rendered.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(b);
+    }
+    body.extend_from_slice(b"],");
+    body.extend_from_slice(tail.get(1..).unwrap_or("}").as_bytes());
+    Resp {
+        status: 200,
+        headers: Vec::new(),
+        content_type: "application/json",
+        body: Bytes::from(body),
+    }
 }
 
 fn may_see(img: &FleetImage, viewer: Viewer<'_>) -> bool {
