@@ -17,6 +17,7 @@ pub mod glance;
 pub mod images;
 pub mod names;
 pub mod retry;
+pub mod service;
 pub mod session;
 pub mod usage;
 

@@ -5,6 +5,7 @@
 
 mod query;
 mod view;
+mod write;
 
 pub use query::{DEFAULT_LIMIT, MAX_LIMIT, list as list_images};
 pub use view::image as image_json;
@@ -13,7 +14,6 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha512};
 
 use super::core::{Core, SimEvent};
 use super::faults::DeleteInUse;
@@ -22,7 +22,7 @@ use super::http::{Req, Resp, Style, encode_query};
 use super::state::Token;
 use query::Viewer;
 
-const READ_ONLY: &[&str] = &[
+pub(super) const READ_ONLY: &[&str] = &[
     "created_at",
     "updated_at",
     "status",
@@ -37,12 +37,12 @@ const READ_ONLY: &[&str] = &[
     "os_hash_value",
     "stores",
 ];
-const PATCH_TYPES: &[&str] = &[
+pub(super) const PATCH_TYPES: &[&str] = &[
     "application/openstack-images-v2.1-json-patch",
     "application/openstack-images-v2.0-json-patch",
 ];
 
-fn style(req: &Req) -> Style {
+pub(super) fn style(req: &Req) -> Style {
     if req.wants_json() {
         Style::GlanceJson
     } else {
@@ -86,14 +86,18 @@ pub fn handle(core: &Core, req: &Req, token: Option<&Token>) -> Resp {
         ("GET", ["v2", "images", id]) => with_image(core, req, viewer, id, |img| {
             Resp::json(200, &view::image(img))
         }),
-        ("PATCH", ["v2", "images", id]) => update(core, req, viewer, id),
+        ("PATCH", ["v2", "images", id]) => write::update(core, req, viewer, id),
         ("DELETE", ["v2", "images", id]) => delete(core, req, viewer, id),
-        ("PUT", ["v2", "images", id, "file"]) => upload(core, req, viewer, id),
+        ("PUT", ["v2", "images", id, "file"]) => write::upload(core, req, viewer, id),
         ("GET", ["v2", "images", id, "file"]) => {
             with_image(core, req, viewer, id, |_| Resp::empty(204))
         }
-        ("PUT", ["v2", "images", id, "tags", tag]) => set_tag(core, req, viewer, id, tag, true),
-        ("DELETE", ["v2", "images", id, "tags", tag]) => set_tag(core, req, viewer, id, tag, false),
+        ("PUT", ["v2", "images", id, "tags", tag]) => {
+            write::set_tag(core, req, viewer, id, tag, true)
+        }
+        ("DELETE", ["v2", "images", id, "tags", tag]) => {
+            write::set_tag(core, req, viewer, id, tag, false)
+        }
         ("GET", ["v2", "schemas", "image"]) => Resp::json(
             200,
             &json!({"name": "image", "properties": {}, "additionalProperties": {"type": "string"}}),
@@ -155,13 +159,13 @@ fn list(core: &Core, req: &Req, viewer: Viewer<'_>) -> Resp {
     }
 }
 
-fn may_see(img: &FleetImage, viewer: Viewer<'_>) -> bool {
+pub(super) fn may_see(img: &FleetImage, viewer: Viewer<'_>) -> bool {
     viewer.admin
         || img.owner == viewer.project_id
         || matches!(img.visibility.as_str(), "public" | "community")
 }
 
-fn not_found(req: &Req, id: &str) -> Resp {
+pub(super) fn not_found(req: &Req, id: &str) -> Resp {
     Resp::not_found(style(req), &format!("No image found with ID {id}"))
 }
 
@@ -308,120 +312,6 @@ fn create(core: &Core, req: &Req, viewer: Viewer<'_>) -> Resp {
     Resp::json(201, &out).with_header("location", format!("{}/image/v2/images/{id}", core.base))
 }
 
-fn apply_patch(img: &mut FleetImage, ops: &[Value], req: &Req) -> Result<(), Resp> {
-    for op in ops {
-        let kind = op["op"].as_str().unwrap_or("");
-        let path = op["path"].as_str().unwrap_or("").trim_start_matches('/');
-        let value = &op["value"];
-        if READ_ONLY.contains(&path) || path == "id" || path == "owner" && !value.is_string() {
-            return Err(Resp::error(
-                style(req),
-                403,
-                &format!("Attribute '{path}' is read-only."),
-            ));
-        }
-        let bad = |m: &str| Err(Resp::bad_request(style(req), m));
-        match (kind, path) {
-            ("add" | "replace", "name") => match value.as_str() {
-                Some(s) => img.name = s.into(),
-                None => return bad("name must be a string"),
-            },
-            ("add" | "replace", "protected") => match value.as_bool() {
-                Some(b) => img.protected = b,
-                None => return bad("protected must be a boolean"),
-            },
-            ("add" | "replace", "visibility") => match value.as_str() {
-                Some(v @ ("public" | "private" | "shared" | "community")) => {
-                    img.visibility = v.into()
-                }
-                _ => return bad("Invalid visibility value"),
-            },
-            ("add" | "replace", "tags") => match value.as_array() {
-                Some(a) => {
-                    img.tags = a
-                        .iter()
-                        .filter_map(|t| t.as_str().map(String::from))
-                        .collect()
-                }
-                None => return bad("tags must be a list"),
-            },
-            (
-                "add" | "replace",
-                "disk_format" | "container_format" | "min_disk" | "min_ram" | "os_hidden",
-            ) => {}
-            ("add" | "replace", prop) if !prop.is_empty() && !prop.contains('/') => {
-                match value.as_str() {
-                    Some(s) => {
-                        if kind == "replace" && !img.properties.contains_key(prop) {
-                            return Err(Resp::error(
-                                style(req),
-                                409,
-                                &format!("Property {prop} does not exist."),
-                            ));
-                        }
-                        img.properties.insert(prop.into(), s.into());
-                    }
-                    None => {
-                        return bad(&format!(
-                            "Provided object does not match schema 'image': {value} is not of type 'string' (property {prop})"
-                        ));
-                    }
-                }
-            }
-            ("remove", prop) => {
-                if img.properties.remove(prop).is_none() {
-                    return Err(Resp::error(
-                        style(req),
-                        409,
-                        &format!("Property {prop} does not exist."),
-                    ));
-                }
-            }
-            _ => return bad(&format!("Invalid JSON pointer or operation: {kind} {path}")),
-        }
-    }
-    Ok(())
-}
-
-fn update(core: &Core, req: &Req, viewer: Viewer<'_>, id: &str) -> Resp {
-    let ctype = req.header("content-type").unwrap_or("");
-    if !PATCH_TYPES.iter().any(|t| ctype.starts_with(t)) {
-        return Resp::error(
-            style(req),
-            415,
-            &format!("Unsupported Content-Type {ctype}"),
-        );
-    }
-    let ops = match req.json() {
-        Ok(Value::Array(a)) => a,
-        _ => {
-            return Resp::bad_request(
-                style(req),
-                "Request body must be a JSON array of operation objects.",
-            );
-        }
-    };
-    let now = core.now();
-    let mut st = core.lock();
-    let Some(img) = st.images.get_mut(id).filter(|i| may_see(i, viewer)) else {
-        return not_found(req, id);
-    };
-    if !viewer.admin && img.owner != viewer.project_id {
-        return Resp::error(
-            style(req),
-            403,
-            "You are not permitted to modify this image.",
-        );
-    }
-    let mut copy = img.clone();
-    if let Err(r) = apply_patch(&mut copy, &ops, req) {
-        return r;
-    }
-    copy.updated_at = now;
-    *img = copy;
-    Resp::json(200, &view::image(img))
-}
-
 fn delete(core: &Core, req: &Req, viewer: Viewer<'_>, id: &str) -> Resp {
     let mut st = core.lock();
     let Some(img) = st.images.get(id).filter(|i| may_see(i, viewer)) else {
@@ -453,45 +343,5 @@ fn delete(core: &Core, req: &Req, viewer: Viewer<'_>, id: &str) -> Resp {
     st.images.remove(id);
     drop(st);
     core.emit(SimEvent::ImageDeleted { id: id.to_string() });
-    Resp::empty(204)
-}
-
-fn upload(core: &Core, req: &Req, viewer: Viewer<'_>, id: &str) -> Resp {
-    let now = core.now();
-    let mut st = core.lock();
-    let Some(img) = st.images.get_mut(id).filter(|i| may_see(i, viewer)) else {
-        return not_found(req, id);
-    };
-    if img.status != "queued" {
-        return Resp::error(
-            style(req),
-            409,
-            &format!(
-                "Image status transition from {} to saving is not allowed",
-                img.status
-            ),
-        );
-    }
-    if img.disk_format == "qcow2" && !req.body.starts_with(b"QFI\xfb") {
-        return Resp::error(style(req), 415, "Image data is not a valid qcow2 image.");
-    }
-    let digest = Sha512::digest(&req.body);
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    img.status = "active".into();
-    img.size = Some(req.body.len() as u64);
-    img.checksum = Some(hex[..32].to_string());
-    img.updated_at = now;
-    Resp::empty(204)
-}
-
-fn set_tag(core: &Core, req: &Req, viewer: Viewer<'_>, id: &str, tag: &str, add: bool) -> Resp {
-    let mut st = core.lock();
-    let Some(img) = st.images.get_mut(id).filter(|i| may_see(i, viewer)) else {
-        return not_found(req, id);
-    };
-    img.tags.retain(|t| t != tag);
-    if add {
-        img.tags.push(tag.to_string());
-    }
     Resp::empty(204)
 }

@@ -3,6 +3,8 @@
 //! pagination, server create (image or boot-from-volume) / get / delete, the `os-stop`,
 //! `os-start` and `createImage` actions with realistic status transitions, and keypairs.
 
+mod actions;
+mod keypairs;
 mod view;
 
 use std::collections::BTreeMap;
@@ -13,7 +15,7 @@ use super::core::{Core, SimEvent};
 use super::fleet::{FleetImage, FleetServer, FleetVolume};
 use super::http::{Req, Resp, Style};
 use super::page;
-use super::state::{Keypair, SimServer, Token};
+use super::state::{SimServer, Token};
 
 const STYLE: Style = Style::Nova;
 
@@ -64,27 +66,10 @@ pub fn handle(core: &Core, req: &Req, token: Option<&Token>) -> Resp {
             }
         }
         ("DELETE", ["servers", id]) => delete(core, t, id),
-        ("POST", ["servers", id, "action"]) => action(core, req, t, id),
-        ("GET", ["os-keypairs"]) => {
-            let st = core.lock();
-            let uid = core.user_id(t);
-            let list: Vec<Value> = st.keypairs.values().filter(|k| k.user_id == uid)
-                .map(|k| json!({"keypair": {"name": k.name, "public_key": k.public_key, "fingerprint": k.fingerprint}}))
-                .collect();
-            Resp::json(200, &json!({"keypairs": list}))
-        }
-        ("POST", ["os-keypairs"]) => create_keypair(core, req, t),
-        ("DELETE", ["os-keypairs", name]) => {
-            let mut st = core.lock();
-            let uid = core.user_id(t).to_string();
-            match st.keypairs.get(*name) {
-                Some(k) if k.user_id == uid => {
-                    st.keypairs.remove(*name);
-                    Resp::empty(202)
-                }
-                _ => Resp::not_found(STYLE, &format!("Keypair {name} not found for user {uid}")),
-            }
-        }
+        ("POST", ["servers", id, "action"]) => actions::action(core, req, t, id),
+        ("GET", ["os-keypairs"]) => keypairs::list(core, t),
+        ("POST", ["os-keypairs"]) => keypairs::create(core, req, t),
+        ("DELETE", ["os-keypairs", name]) => keypairs::delete(core, t, name),
         ("GET", ["os-availability-zone"]) => Resp::json(
             200,
             &json!({"availabilityZoneInfo": [{"zoneName": "nova", "zoneState": {"available": true}, "hosts": null}]}),
@@ -93,11 +78,11 @@ pub fn handle(core: &Core, req: &Req, token: Option<&Token>) -> Resp {
     }
 }
 
-fn not_found(id: &str) -> Resp {
+pub(super) fn not_found(id: &str) -> Resp {
     Resp::not_found(STYLE, &format!("Instance {id} could not be found."))
 }
 
-fn visible<'a>(
+pub(super) fn visible<'a>(
     servers: &'a BTreeMap<String, SimServer>,
     id: &str,
     t: &Token,
@@ -327,162 +312,4 @@ fn delete(core: &Core, t: &Token, id: &str) -> Resp {
     drop(st);
     core.emit(SimEvent::ServerDeleted { id: id.to_string() });
     Resp::empty(204)
-}
-
-fn action(core: &Core, req: &Req, t: &Token, id: &str) -> Resp {
-    let body = match req.json() {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let now = core.now();
-    let mut st = core.lock();
-    let Some(server) = visible(&st.servers, id, t, core).cloned() else {
-        return not_found(id);
-    };
-    let status = server.status(now).to_string();
-    if body.get("os-stop").is_some() {
-        if status != "ACTIVE" {
-            return Resp::error(
-                STYLE,
-                409,
-                &format!(
-                    "Cannot 'stop' instance {id} while it is in vm_state {}",
-                    status.to_lowercase()
-                ),
-            );
-        }
-        let at = now + chrono::Duration::from_std(core.timings.server_stop).unwrap_or_default();
-        if let Some(s) = st.servers.get_mut(id) {
-            s.stop_at = Some(at);
-            s.updated_at = now;
-        }
-        return Resp::empty(202);
-    }
-    if body.get("os-start").is_some() {
-        if status != "SHUTOFF" {
-            return Resp::error(
-                STYLE,
-                409,
-                &format!(
-                    "Cannot 'start' instance {id} while it is in vm_state {}",
-                    status.to_lowercase()
-                ),
-            );
-        }
-        if let Some(s) = st.servers.get_mut(id) {
-            s.stop_at = None;
-            s.base.status = "ACTIVE".into();
-        }
-        return Resp::empty(202);
-    }
-    if let Some(ci) = body.get("createImage") {
-        let Some(name) = ci["name"].as_str() else {
-            return Resp::bad_request(
-                STYLE,
-                "Invalid input for field/attribute createImage. Value: 'name' is a required property",
-            );
-        };
-        if status == "BUILD" {
-            return Resp::error(
-                STYLE,
-                409,
-                &format!("Cannot 'createImage' instance {id} while it is in vm_state building"),
-            );
-        }
-        let image_id = st.rng.uuid();
-        let mut properties: BTreeMap<String, String> = ci["metadata"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        properties.insert("image_type".into(), "snapshot".into());
-        properties.insert("instance_uuid".into(), id.to_string());
-        if let Some(base) = &server.base.image_id {
-            properties.insert("base_image_ref".into(), base.clone());
-        }
-        let save = chrono::Duration::from_std(core.timings.image_save).unwrap_or_default();
-        st.images.insert(
-            image_id.clone(),
-            FleetImage {
-                id: image_id.clone(),
-                name: name.to_string(),
-                status: "queued".into(),
-                visibility: "private".into(),
-                protected: false,
-                owner: server.base.project_id.clone(),
-                created_at: now,
-                updated_at: now,
-                size: None,
-                disk_format: "qcow2".into(),
-                container_format: "bare".into(),
-                checksum: None,
-                tags: Vec::new(),
-                properties,
-            },
-        );
-        st.image_timeline.insert(
-            image_id.clone(),
-            vec![(now + save / 4, "saving"), (now + save, "active")],
-        );
-        drop(st);
-        core.emit(SimEvent::ImageCreated {
-            id: image_id.clone(),
-            name: name.to_string(),
-        });
-        return Resp::empty(202).with_header(
-            "location",
-            format!("{}/image/v2/images/{image_id}", core.base),
-        );
-    }
-    Resp::bad_request(
-        STYLE,
-        "There is no such action in the simulator: use os-stop, os-start or createImage.",
-    )
-}
-
-fn create_keypair(core: &Core, req: &Req, t: &Token) -> Resp {
-    let body = match req.json() {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let k = &body["keypair"];
-    let Some(name) = k["name"].as_str() else {
-        return Resp::bad_request(STYLE, "'name' is a required property");
-    };
-    let (private_key, public_key, generated_fp) =
-        match k["public_key"].as_str().filter(|p| !p.is_empty()) {
-            Some(p) => (None, p.to_string(), None),
-            None => match super::keygen::generate(name) {
-                Some((private, public, fp)) => (Some(private), public, Some(fp)),
-                None => return Resp::error(STYLE, 500, "key generation failed"),
-            },
-        };
-    let mut st = core.lock();
-    if st.keypairs.contains_key(name) {
-        return Resp::error(STYLE, 409, &format!("Key pair '{name}' already exists."));
-    }
-    let fingerprint = generated_fp.unwrap_or_else(|| {
-        let fp = st.rng.hex(32);
-        fp.as_bytes()
-            .chunks(2)
-            .map(|c| String::from_utf8_lossy(c).into_owned())
-            .collect::<Vec<_>>()
-            .join(":")
-    });
-    let kp = Keypair {
-        name: name.into(),
-        public_key,
-        fingerprint,
-        user_id: core.user_id(t).into(),
-    };
-    let mut out = json!({"keypair": {"name": kp.name, "public_key": kp.public_key,
-        "fingerprint": kp.fingerprint, "user_id": kp.user_id, "type": "ssh"}});
-    if let Some(p) = private_key {
-        out["keypair"]["private_key"] = json!(p);
-    }
-    st.keypairs.insert(name.into(), kp);
-    Resp::json(200, &out)
 }
