@@ -1,8 +1,55 @@
 //! When to try a read again: exponential backoff with deterministic jitter, bounded by a number
-//! of attempts and by a total time budget per call. Pure; the session sleeps with tokio's clock,
-//! so tests run it under paused time.
+//! of attempts and by a total time budget per call ([`RetryPolicy::delay`], pure), and the loop
+//! that applies it ([`run`]) on tokio's clock, so tests drive it under paused time.
 
+use std::future::Future;
 use std::time::Duration;
+
+use super::error::{Attempt, CloudError};
+
+/// How one attempt failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// Worth another attempt (5xx, timeout, connection error) if the policy allows.
+    Retry(Attempt),
+    /// Final (4xx, bad configuration, ...).
+    Fatal(CloudError),
+}
+
+/// Why [`run`] stopped without a value.
+#[derive(Debug)]
+pub enum Stop {
+    /// An attempt failed for good.
+    Fatal(CloudError),
+    /// The policy was spent: every attempt's outcome and the time taken.
+    Spent(Vec<Attempt>, Duration),
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or the policy is spent. Each attempt is
+/// bounded by `policy.attempt_timeout`; waits follow [`RetryPolicy::delay`] with `salt`.
+pub async fn run<T, F, Fut>(policy: &RetryPolicy, salt: u64, attempt: F) -> Result<T, Stop>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, Failure>>,
+{
+    let start = tokio::time::Instant::now();
+    let mut attempts: Vec<Attempt> = Vec::new();
+    loop {
+        let outcome = match tokio::time::timeout(policy.attempt_timeout, attempt()).await {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(Failure::Fatal(e))) => return Err(Stop::Fatal(e)),
+            Ok(Err(Failure::Retry(a))) => a,
+            Err(_) => Attempt::Timeout,
+        };
+        attempts.push(outcome);
+        let elapsed = start.elapsed();
+        let next = attempts.len() as u32 + 1;
+        match policy.delay(next, elapsed, salt.wrapping_add(next as u64)) {
+            Some(wait) => tokio::time::sleep(wait).await,
+            None => return Err(Stop::Spent(attempts, elapsed)),
+        }
+    }
+}
 
 /// The retry policy of reads (GET): 5xx answers, timeouts and connection errors are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +111,71 @@ impl RetryPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 4,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(2),
+            budget: Duration::from_secs(60),
+            attempt_timeout: Duration::from_secs(5),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_loop_backs_off_on_tokio_time_and_succeeds() {
+        let tries = AtomicU32::new(0);
+        let start = tokio::time::Instant::now();
+        let v = run(&policy(), 0, || async {
+            match tries.fetch_add(1, Ordering::SeqCst) {
+                0 | 1 => Err(Failure::Retry(Attempt::Status(503))),
+                _ => Ok("listed"),
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(v, "listed");
+        assert_eq!(tries.load(Ordering::SeqCst), 3);
+        // Waits of 1 s then 2 s (plus up to 25% jitter), on the paused clock.
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_secs(3) && took <= Duration::from_millis(3750),
+            "{took:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn timeouts_count_as_attempts_and_the_policy_is_spent() {
+        let start = tokio::time::Instant::now();
+        let r: Result<(), Stop> = run(&policy(), 0, || async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Ok(())
+        })
+        .await;
+        let Err(Stop::Spent(attempts, elapsed)) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(attempts, vec![Attempt::Timeout; 4]);
+        // 4 attempts of 5 s and waits of 1 + 2 + 2 s (plus up to 25% jitter).
+        assert!(
+            elapsed >= Duration::from_secs(25) && elapsed <= Duration::from_millis(26_250),
+            "{elapsed:?}"
+        );
+        assert_eq!(start.elapsed(), elapsed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fatal_failure_is_not_retried() {
+        let tries = AtomicU32::new(0);
+        let r: Result<(), Stop> = run(&policy(), 0, || async {
+            tries.fetch_add(1, Ordering::SeqCst);
+            Err(Failure::Fatal(CloudError::Config("bad".into())))
+        })
+        .await;
+        assert!(matches!(r, Err(Stop::Fatal(CloudError::Config(_)))));
+        assert_eq!(tries.load(Ordering::SeqCst), 1);
+    }
 
     #[test]
     fn waits_double_cap_and_stop() {

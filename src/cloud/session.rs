@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::auth::{KeystoneAuth, TokenInfo};
 use super::config::CloudConfig;
 use super::error::{Attempt, CloudError};
-use super::retry::RetryPolicy;
+use super::retry::{self, Failure, RetryPolicy, Stop};
 pub use super::service::Svc;
 use crate::clock::{Clock, SystemClock};
 
@@ -110,13 +110,6 @@ fn message_of(body: &[u8]) -> String {
             .trim()
             .to_string()
     })
-}
-
-enum Failure {
-    /// Retryable for reads.
-    Retry(Attempt),
-    /// Final.
-    Fatal(CloudError),
 }
 
 impl CloudSession {
@@ -332,53 +325,41 @@ impl CloudSession {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<T, Failure>>,
     {
-        let start = tokio::time::Instant::now();
         let salt = call.bytes().fold(
             self.opts.clock.now().timestamp_subsec_nanos() as u64,
             |h, b| h.rotate_left(5) ^ b as u64,
         );
-        let mut attempts: Vec<Attempt> = Vec::new();
-        loop {
-            let attempt = match tokio::time::timeout(policy.attempt_timeout, f()).await {
-                Ok(Ok(v)) => return Ok(v),
-                Ok(Err(Failure::Fatal(e))) => return Err(e),
-                Ok(Err(Failure::Retry(a))) => a,
-                Err(_) => Attempt::Timeout,
-            };
-            attempts.push(attempt);
-            let elapsed = start.elapsed();
-            let next = attempts.len() as u32 + 1;
-            match policy.delay(next, elapsed, salt.wrapping_add(next as u64)) {
-                Some(wait) => tokio::time::sleep(wait).await,
-                None if policy.max_attempts == 1 => {
-                    let service = svc.name();
-                    return Err(match attempts.remove(0) {
-                        Attempt::Status(status) => CloudError::Api {
-                            service,
-                            call,
-                            status,
-                            message: "server error".into(),
-                        },
-                        Attempt::Timeout => CloudError::Timeout {
-                            service,
-                            call,
-                            after: policy.attempt_timeout,
-                        },
-                        Attempt::Connection(message) => CloudError::Unreachable {
-                            service,
-                            call,
-                            message,
-                        },
-                    });
-                }
-                None => {
+        match retry::run(&policy, salt, f).await {
+            Ok(v) => Ok(v),
+            Err(Stop::Fatal(e)) => Err(e),
+            Err(Stop::Spent(mut attempts, elapsed)) => {
+                let service = svc.name();
+                if policy.max_attempts > 1 || attempts.len() != 1 {
                     return Err(CloudError::GaveUp {
-                        service: svc.name(),
+                        service,
                         call,
                         attempts,
                         elapsed,
                     });
                 }
+                Err(match attempts.remove(0) {
+                    Attempt::Status(status) => CloudError::Api {
+                        service,
+                        call,
+                        status,
+                        message: "server error".into(),
+                    },
+                    Attempt::Timeout => CloudError::Timeout {
+                        service,
+                        call,
+                        after: policy.attempt_timeout,
+                    },
+                    Attempt::Connection(message) => CloudError::Unreachable {
+                        service,
+                        call,
+                        message,
+                    },
+                })
             }
         }
     }
