@@ -182,15 +182,17 @@ async fn a_revoked_token_is_renewed_once_and_short_tokens_are_renewed_before_exp
     let unauthorized = sim.requests().iter().filter(|r| r.status == 401).count();
     assert_eq!(unauthorized, 1);
 
-    sim.faults().set_token_ttl(Duration::from_secs(1));
+    sim.faults().set_token_ttl(Duration::from_secs(3));
     sim.expire_tokens();
     client.image(&id).await.unwrap();
     let issued = client.session().tokens_issued();
-    // Poll past the 1 s lifetime: the client renews before using a token that is about to expire.
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // Poll past the 3 s lifetime: the client renews in the token's last tenth (300 ms) instead
+    // of sending a token that is about to expire.
+    let deadline = Instant::now() + Duration::from_secs(15);
     while client.session().tokens_issued() == issued {
-        assert!(Instant::now() < deadline, "no renewal within 10 s");
+        assert!(Instant::now() < deadline, "no renewal within 15 s");
         client.image(&id).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let unauthorized_after = sim.requests().iter().filter(|r| r.status == 401).count();
     assert_eq!(

@@ -56,8 +56,8 @@ pub struct RequestRecord {
     pub status: u16,
 }
 
-/// A user's throwaway secrets for this run.
-#[derive(Debug, Clone)]
+/// A user's throwaway secrets for this run. (No `Debug`: never printed.)
+#[derive(Clone)]
 pub struct UserSecret {
     /// Password.
     pub password: String,

@@ -198,8 +198,7 @@ impl FromIterator<(String, FleetImage)> for ImageStore {
     }
 }
 
-/// Everything that changes.
-#[derive(Debug)]
+/// Everything that changes. (No `Debug`: it holds the issued tokens.)
 pub struct CloudState {
     /// Images by id.
     pub images: ImageStore,
