@@ -323,6 +323,12 @@ build {{
         .iter()
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
+    let mut distinct = calls.clone();
+    distinct.dedup();
+    eprintln!(
+        "packer's calls, in order (repeats folded):\n{}",
+        distinct.join("\n")
+    );
     for call in [
         "POST /v3/auth/tokens",
         "POST /v2.1/os-keypairs",

@@ -279,6 +279,7 @@ impl Builder {
         manual.name = "rke2-node-manual-test".into();
         manual.visibility = "private".into();
         manual.tags.clear();
+        manual.properties.retain(|k, _| k.starts_with("os_"));
         // A copy re-uploaded 40 days after the build its name dates.
         let mut copied = self.build(1, 150, false);
         copied.created_at += chrono::Duration::days(40);

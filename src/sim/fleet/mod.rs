@@ -1,5 +1,5 @@
 //! The seeded fleet: projects, users, flavors, networks, images, servers and volumes of the
-//! simulated cloud, as plain data. [`Fleet::generate`] is a pure function of (seed, today, size),
+//! simulated cloud, and the builds behind the images, as plain data. [`Fleet::generate`] is a pure function of (seed, today, size),
 //! so the demo's build history, the Images view and the Nodes view can all be derived from the
 //! same values and tell one story.
 
@@ -146,6 +146,25 @@ pub struct FleetVolume {
     pub created_at: DateTime<Utc>,
 }
 
+/// A build the fleet's images came from (for the demo's History: the same story as Images).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetBuild {
+    /// `packer_run_uuid`.
+    pub run_uuid: String,
+    /// The image it made (id, name).
+    pub image: (String, String),
+    /// When the image was created (the build's end).
+    pub finished_at: DateTime<Utc>,
+    /// `kubernetes_version`, e.g. `v1.28.9`.
+    pub kubernetes_version: String,
+    /// FIPS build.
+    pub fips: bool,
+    /// The source image.
+    pub source_image: String,
+    /// True when the image became active (a queued or killed image is a failed build).
+    pub succeeded: bool,
+}
+
 /// Everything the simulator starts with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fleet {
@@ -206,6 +225,25 @@ impl Fleet {
         self.images
             .iter()
             .filter(|i| i.name.starts_with("rke2-node-"))
+    }
+
+    /// The builds behind the images that carry the template's provenance, oldest first.
+    pub fn builds(&self) -> Vec<FleetBuild> {
+        self.images
+            .iter()
+            .filter_map(|i| {
+                let p = |k: &str| i.properties.get(k).cloned();
+                Some(FleetBuild {
+                    run_uuid: p("packer_run_uuid")?,
+                    image: (i.id.clone(), i.name.clone()),
+                    finished_at: i.created_at,
+                    kubernetes_version: p("kubernetes_version")?,
+                    fips: p("fips_enabled").is_some_and(|v| v == "true"),
+                    source_image: p("source_image")?,
+                    succeeded: i.status == "active",
+                })
+            })
+            .collect()
     }
 
     /// Servers booted from `image_id` (directly, not through a volume).
@@ -305,7 +343,10 @@ mod tests {
         });
         assert!(fips.count() >= 3);
         assert!(f.rke2_images().filter(|i| i.protected).count() >= 2);
-        for img in f.rke2_images() {
+        for img in f
+            .rke2_images()
+            .filter(|i| i.name != "rke2-node-manual-test")
+        {
             for p in PROVENANCE_PROPERTIES {
                 assert!(img.properties.contains_key(*p), "{} lacks {p}", img.name);
             }
@@ -339,5 +380,24 @@ mod tests {
         );
         assert!(f.servers.iter().filter(|s| s.cluster.is_some()).count() >= 12);
         assert!(f.user("operator").is_some_and(|u| !u.admin));
+        let builds = f.builds();
+        assert_eq!(
+            builds.len(),
+            f.rke2_images().count() - 1,
+            "all but the hand upload"
+        );
+        assert_eq!(
+            builds.iter().filter(|b| !b.succeeded).count(),
+            2,
+            "the queued and the killed"
+        );
+        assert!(
+            builds
+                .windows(2)
+                .all(|w| w[0].finished_at <= w[1].finished_at)
+        );
+        let runs: std::collections::HashSet<&str> =
+            builds.iter().map(|b| b.run_uuid.as_str()).collect();
+        assert_eq!(runs.len(), builds.len(), "one run per image");
     }
 }
