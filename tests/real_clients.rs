@@ -223,6 +223,21 @@ async fn python_openstackclient_gets_the_seeded_data() {
     sim.stop().await;
 }
 
+/// Kills the process group packer leads (packer and its plugin processes) when dropped, after a
+/// failed assertion too; a group that is gone already is left alone.
+struct KillGroupOnDrop(Option<i32>);
+
+impl Drop for KillGroupOnDrop {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0 {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pgid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn packer_1_6_6_reaches_waiting_for_ssh_on_the_endpoint_the_server_was_given() {
     let sim = sim().await;
@@ -264,6 +279,7 @@ build {{
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("packer (apt-get install packer)");
+    let _group = KillGroupOnDrop(child.id().map(|p| p as i32));
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut seen = Vec::new();
     let reached = tokio::time::timeout(Duration::from_secs(60), async {

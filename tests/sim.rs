@@ -528,6 +528,19 @@ async fn credentials_come_from_the_sims_clouds_yaml_or_openrc_without_touching_t
     sim.stop().await;
 }
 
+/// Kills the process with this PID when dropped (after a failed assertion too); a process that
+/// already exited and was reaped is not signalled.
+struct KillOnDrop(i32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.0);
+        if std::path::Path::new(&format!("/proc/{}", self.0)).exists() {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
 /// `kiln sim`'s stdout, line by line, with a deadline per line.
 fn read_until_ready(child: &mut std::process::Child) -> Vec<String> {
     let stdout = child.stdout.take().unwrap();
@@ -580,6 +593,7 @@ async fn kiln_sim_prints_exports_clouds_yaml_and_ready_then_stops_on_sigterm() {
     .stdout(Stdio::piped())
     .stderr(Stdio::null());
     let mut child = cmd.spawn().expect("run kiln sim");
+    let _guard = KillOnDrop(child.id() as i32);
     let lines = read_until_ready(&mut child);
     let keys: Vec<&str> = lines
         .iter()
