@@ -667,3 +667,111 @@ async fn kiln_sim_prints_exports_clouds_yaml_and_ready_then_stops_on_sigterm() {
         String::from_utf8_lossy(&out.stderr).contains("expected small, demo, large or a number")
     );
 }
+
+/// A self-signed certificate for 127.0.0.1 made with the openssl CLI: (cert path, key path).
+fn self_signed(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=kiln-sim",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .args([
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+            "-addext",
+            "extendedKeyUsage=serverAuth",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdin(Stdio::null())
+        .output()
+        .expect("openssl (apt-get install openssl)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert, key)
+}
+
+#[tokio::test]
+async fn tls_is_verified_against_cacert_or_skipped_with_verify_false() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(dir.path());
+    let config = SimConfig {
+        fleet: FleetSize::Small,
+        tls: Some(kiln::sim::SimTls {
+            cert_pem: std::fs::read(&cert).unwrap(),
+            key_pem: std::fs::read(&key).unwrap(),
+        }),
+        ..SimConfig::new(42, today())
+    };
+    let sim = kiln::sim::start(config).await.unwrap();
+    assert!(sim.url().starts_with("https://127.0.0.1:"), "{}", sim.url());
+    let want = sim.fleet().rke2_images().count();
+
+    let e = CloudClient::connect(&sim.cloud_config(sim.admin()), SessionOptions::default())
+        .await
+        .expect_err("an unknown issuer is refused");
+    let text = e.to_string();
+    assert!(matches!(e, CloudError::Tls { .. }), "not retried: {e:?}");
+    assert!(
+        text.starts_with("Keystone POST /v3/auth/tokens: TLS: error sending request"),
+        "{text}"
+    );
+    assert!(
+        text.contains("UnknownIssuer") && text.contains("cacert"),
+        "{text}"
+    );
+
+    // clouds.yaml with `cacert`: verified against it.
+    let path = dir.path().join("clouds.yaml");
+    sim.write_clouds_yaml(&path, &sim.admin()).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let with_ca = text.replace(
+        "    region_name:",
+        &format!("    cacert: {}\n    region_name:", cert.display()),
+    );
+    std::fs::write(&path, &with_ca).unwrap();
+    let file = path.display().to_string();
+    let env = |k: &str| (k == "OS_CLIENT_CONFIG_FILE").then(|| file.clone());
+    let source = CredentialSource::detect(Some("kiln-sim"), &env);
+    assert_eq!(
+        source.config().unwrap().tls.ca_file.as_deref(),
+        Some(cert.as_path())
+    );
+    let client = CloudClient::connect_source(&source, SessionOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(client.listing().await.unwrap().images.len(), want);
+
+    // `verify: false`: no verification at all.
+    std::fs::write(
+        &path,
+        text.replace("    region_name:", "    verify: false\n    region_name:"),
+    )
+    .unwrap();
+    let source = CredentialSource::detect(Some("kiln-sim"), &env);
+    assert!(!source.config().unwrap().tls.verify);
+    let client = CloudClient::connect_source(&source, SessionOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(client.rke2_images().await.unwrap().len(), want);
+    sim.stop().await;
+}

@@ -191,6 +191,21 @@ fn os_error(
     }
 }
 
+/// An error and its causes, `a: b: c`.
+pub fn causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = c.source();
+    }
+    out
+}
+
 impl KeystoneAuth {
     /// Authentication for `config` (nothing is sent until the first request).
     pub fn new(config: &CloudConfig, clock: Arc<dyn Clock>) -> Self {
@@ -238,7 +253,16 @@ impl KeystoneAuth {
             .json(&self.0.body)
             .send()
             .await
-            .map_err(OsError::from)?;
+            .map_err(|e| {
+                // osauth keeps only the top message ("error sending request"): keep the causes.
+                let why = causes(&e);
+                let kind = if why.contains("certificate") || why.contains("Certificate") {
+                    ErrorKind::InvalidConfig
+                } else {
+                    ErrorKind::ProtocolError
+                };
+                os_error(kind, why, None)
+            })?;
         let status = resp.status();
         if !status.is_success() {
             let text = resp.text().await.unwrap_or_default();

@@ -19,16 +19,22 @@ impl std::fmt::Display for Attempt {
         match self {
             Attempt::Status(s) => write!(f, "{s}"),
             Attempt::Timeout => f.write_str("timeout"),
-            Attempt::Connection(e) => write!(f, "connection failed ({e})"),
+            Attempt::Connection(_) => f.write_str("connection failed"),
         }
     }
 }
 
+/// `503, timeout, connection failed` and, when the last attempt could not connect, why.
 fn attempts_text(a: &[Attempt]) -> String {
-    a.iter()
+    let list = a
+        .iter()
         .map(ToString::to_string)
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    match a.last() {
+        Some(Attempt::Connection(why)) => format!("{list}; last: {why}"),
+        _ => list,
+    }
 }
 
 /// A failed cloud call.
@@ -50,6 +56,18 @@ pub enum CloudError {
         /// HTTP status.
         status: u16,
         /// Keystone's message.
+        message: String,
+    },
+    /// The server's TLS certificate was refused (not retried: it will not change by itself).
+    #[error(
+        "{service} {call}: TLS: {message} (set `cacert` in clouds.yaml or OS_CACERT to the CA that signed it; `verify: false` or OS_INSECURE=true skips the check)"
+    )]
+    Tls {
+        /// Service.
+        service: &'static str,
+        /// Call.
+        call: String,
+        /// What the TLS library said.
         message: String,
     },
     /// The catalog has no endpoint for the service.
@@ -173,6 +191,7 @@ impl CloudError {
             | CloudError::Unreachable { call, .. }
             | CloudError::Timeout { call, .. }
             | CloudError::GaveUp { call, .. }
+            | CloudError::Tls { call, .. }
             | CloudError::InvalidResponse { call, .. } => Some(call),
             _ => None,
         }

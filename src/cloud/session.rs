@@ -184,6 +184,12 @@ impl CloudSession {
     fn auth_failure(&self, svc: Svc, e: osauth::Error) -> Failure {
         use osauth::ErrorKind as K;
         let call = "POST /v3/auth/tokens".to_string();
+        // osauth shows "<kind description>: <message>"; the message is what matters.
+        let full = e.to_string();
+        let bare = full
+            .strip_prefix(&format!("{}: ", e.kind()))
+            .unwrap_or(&full)
+            .to_string();
         match (e.kind(), status_of(&e)) {
             (K::EndpointNotFound, _) => Failure::Fatal(CloudError::NoEndpoint {
                 service: svc.name(),
@@ -203,7 +209,12 @@ impl CloudSession {
                 status: s,
                 message: e.to_string(),
             }),
-            (K::ProtocolError, None) => Failure::Retry(Attempt::Connection(e.to_string())),
+            (K::ProtocolError, None) => Failure::Retry(Attempt::Connection(bare)),
+            (K::InvalidConfig, None) => Failure::Fatal(CloudError::Tls {
+                service: "Keystone",
+                call,
+                message: bare,
+            }),
             _ => Failure::Fatal(CloudError::InvalidResponse {
                 service: "Keystone",
                 call,

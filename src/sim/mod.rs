@@ -32,6 +32,7 @@ pub mod rng;
 mod secret;
 mod server;
 pub mod state;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -49,6 +50,7 @@ pub use creds::SimCredentials;
 pub use faults::{DeleteInUse, FaultSettings, Faults, Service};
 pub use fleet::{Fleet, FleetSize};
 pub use state::Timings;
+pub use tls::SimTls;
 
 use crate::clock::{Clock, SystemClock};
 use crate::cloud::config::{AuthMethod, CloudConfig, IdOrName, Origin, ProjectScope, Secret, Tls};
@@ -76,6 +78,8 @@ pub struct SimConfig {
     pub timings: Timings,
     /// Time (token expiry, status transitions).
     pub clock: Arc<dyn Clock>,
+    /// Serve HTTPS with this certificate (None: plain HTTP).
+    pub tls: Option<SimTls>,
 }
 
 impl SimConfig {
@@ -89,6 +93,7 @@ impl SimConfig {
             faults: FaultSettings::default(),
             timings: Timings::default(),
             clock: Arc::new(SystemClock),
+            tls: None,
         }
     }
 }
@@ -104,6 +109,9 @@ pub enum SimError {
         /// Why.
         source: std::io::Error,
     },
+    /// The TLS certificate or key cannot be used.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The clouds.yaml could not be written.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -134,6 +142,13 @@ pub async fn start(config: SimConfig) -> Result<Sim, SimError> {
         port: config.port,
         source,
     })?;
+    let acceptor = config
+        .tls
+        .as_ref()
+        .map(tls::acceptor)
+        .transpose()
+        .map_err(SimError::Tls)?;
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
     let fleet = Arc::new(Fleet::generate(config.seed, config.today, config.fleet));
     let secrets = fleet
         .users
@@ -145,7 +160,7 @@ pub async fn start(config: SimConfig) -> Result<Sim, SimError> {
         .collect();
     let (events, _) = broadcast::channel(1024);
     let core = Arc::new(Core {
-        base: format!("http://{addr}"),
+        base: format!("{scheme}://{addr}"),
         state: Mutex::new(state::CloudState::new(&fleet)),
         fleet,
         faults: Arc::new(Faults::new(&config.faults)),
@@ -158,7 +173,7 @@ pub async fn start(config: SimConfig) -> Result<Sim, SimError> {
         draws: std::sync::atomic::AtomicU64::new(0),
     });
     let (stop, stop_rx) = watch::channel(false);
-    let task = tokio::spawn(server::serve(listener, core.clone(), stop_rx));
+    let task = tokio::spawn(server::serve(listener, core.clone(), stop_rx, acceptor));
     Ok(Sim {
         core,
         addr,

@@ -15,6 +15,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 
 use super::core::{Core, RequestRecord};
 use super::faults::Service;
@@ -24,8 +25,29 @@ use super::{cinder, glance, keystone, neutron, nova};
 /// The largest request body accepted (image uploads in tests are small).
 const MAX_BODY: usize = 64 << 20;
 
-/// Serves until `stop` turns true; then drops every connection.
-pub async fn serve(listener: TcpListener, core: Arc<Core>, mut stop: watch::Receiver<bool>) {
+/// Serves one connection (plain or TLS).
+async fn serve_io<I>(io: I, core: Arc<Core>)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = service_fn(move |req| {
+        let core = core.clone();
+        async move { Ok::<_, Infallible>(answer(&core, req).await) }
+    });
+    let _ = http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(io), svc)
+        .await;
+}
+
+/// Serves until `stop` turns true; then drops every connection. With `tls`, every connection
+/// is TLS first (a failed handshake just closes it).
+pub async fn serve(
+    listener: TcpListener,
+    core: Arc<Core>,
+    mut stop: watch::Receiver<bool>,
+    tls: Option<TlsAcceptor>,
+) {
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
@@ -34,15 +56,16 @@ pub async fn serve(listener: TcpListener, core: Arc<Core>, mut stop: watch::Rece
                 let Ok((stream, _)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
                 let core = core.clone();
+                let tls = tls.clone();
                 conns.spawn(async move {
-                    let svc = service_fn(move |req| {
-                        let core = core.clone();
-                        async move { Ok::<_, Infallible>(answer(&core, req).await) }
-                    });
-                    let _ = http1::Builder::new()
-                        .keep_alive(true)
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
+                    match tls {
+                        Some(acceptor) => {
+                            if let Ok(s) = acceptor.accept(stream).await {
+                                serve_io(s, core).await;
+                            }
+                        }
+                        None => serve_io(stream, core).await,
+                    }
                 });
             }
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
