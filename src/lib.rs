@@ -16,4 +16,5 @@ pub mod manifest;
 pub mod retention;
 pub mod secrets;
 pub mod settings;
+pub mod sim;
 pub mod theme;

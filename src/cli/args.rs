@@ -59,6 +59,8 @@ pub enum Command {
     History(HistoryArgs),
     /// The console on built-in demo data: no cloud, no packer needed.
     Demo(DemoArgs),
+    /// A simulated OpenStack on 127.0.0.1 (prints export lines, a clouds.yaml path, `ready`).
+    Sim(crate::sim::SimArgs),
 }
 
 /// `kiln build`.

@@ -1,93 +1,97 @@
-//! Finding OpenStack credentials: `--os-cloud NAME`, else `OS_CLOUD`, else the `OS_*` variables of
-//! a sourced openrc. Detection reads no network and never returns a secret value.
+//! Finding OpenStack credentials: `--os-cloud NAME`, else `OS_CLOUD` (in the first clouds.yaml
+//! that names it: `OS_CLIENT_CONFIG_FILE`, ./clouds.yaml, the user's and the system's), else the
+//! `OS_*` variables of a sourced openrc. The result is an explicit [`CloudConfig`] (or why there
+//! is none); the environment is read only through the injected lookup, and never a secret is
+//! shown.
 
 use std::path::{Path, PathBuf};
 
-/// Where the credentials come from.
+use super::clouds_yaml;
+use super::config::CloudConfig;
+use super::env::from_env;
+
+/// Where the credentials come from, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CredentialSource {
-    /// A named cloud in clouds.yaml.
-    CloudsYaml {
-        /// The cloud name.
-        cloud: String,
-        /// The clouds.yaml file holding it, when found.
-        file: Option<PathBuf>,
-    },
-    /// `OS_*` variables (an openrc).
-    Environment {
-        /// `OS_AUTH_URL`.
-        auth_url: String,
-        /// Which method: password, application credential or token.
-        method: &'static str,
-    },
+    /// Usable configuration.
+    Resolved(Box<CloudConfig>),
     /// Nothing usable.
     Missing {
-        /// What is missing, for the operator.
+        /// What is missing or wrong, for the operator (file, line and key for clouds.yaml).
         reason: String,
     },
 }
 
 impl CredentialSource {
-    /// Detects the credentials from an explicit cloud name and an environment lookup.
+    /// Resolves the credentials from an explicit cloud name and an environment lookup.
     pub fn detect(os_cloud: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Self {
         let set = |k: &str| env(k).filter(|v| !v.is_empty());
-        if let Some(cloud) = os_cloud.map(str::to_string).or_else(|| set("OS_CLOUD")) {
-            let file = clouds_yaml_candidates(env)
-                .into_iter()
-                .find(|p| file_names_cloud(p, &cloud));
-            return CredentialSource::CloudsYaml { cloud, file };
+        let result = match os_cloud.map(str::to_string).or_else(|| set("OS_CLOUD")) {
+            Some(cloud) => from_clouds_yaml(&cloud, env),
+            None => from_env(env),
+        };
+        match result {
+            Ok(c) => CredentialSource::Resolved(Box::new(c)),
+            Err(reason) => CredentialSource::Missing { reason },
         }
-        let Some(auth_url) = set("OS_AUTH_URL") else {
-            return CredentialSource::Missing {
-                reason: "no --os-cloud, no OS_CLOUD and no OS_AUTH_URL".into(),
-            };
-        };
-        let method = if set("OS_APPLICATION_CREDENTIAL_SECRET").is_some()
-            && (set("OS_APPLICATION_CREDENTIAL_ID").is_some()
-                || set("OS_APPLICATION_CREDENTIAL_NAME").is_some())
-        {
-            "application credential"
-        } else if set("OS_TOKEN").is_some() {
-            "token"
-        } else if set("OS_USERNAME").is_some() && set("OS_PASSWORD").is_some() {
-            "password"
-        } else {
-            return CredentialSource::Missing {
-                reason: format!(
-                    "OS_AUTH_URL is {auth_url} but no OS_USERNAME/OS_PASSWORD, application credential or OS_TOKEN is set"
-                ),
-            };
-        };
-        CredentialSource::Environment { auth_url, method }
+    }
+
+    /// Credentials given by the program (the simulator, tests).
+    pub fn given(config: CloudConfig) -> Self {
+        CredentialSource::Resolved(Box::new(config))
     }
 
     /// True when something usable was found.
     pub fn is_present(&self) -> bool {
+        matches!(self, CredentialSource::Resolved(_))
+    }
+
+    /// The configuration, when resolved.
+    pub fn config(&self) -> Option<&CloudConfig> {
         match self {
-            CredentialSource::CloudsYaml { file, .. } => file.is_some(),
-            CredentialSource::Environment { .. } => true,
-            CredentialSource::Missing { .. } => false,
+            CredentialSource::Resolved(c) => Some(c),
+            CredentialSource::Missing { .. } => None,
         }
     }
 
     /// A one-line description without secrets.
     pub fn describe(&self) -> String {
         match self {
-            CredentialSource::CloudsYaml {
-                cloud,
-                file: Some(f),
-            } => {
-                format!("cloud `{cloud}` in {}", f.display())
-            }
-            CredentialSource::CloudsYaml { cloud, file: None } => {
-                format!("cloud `{cloud}` is not in any clouds.yaml")
-            }
-            CredentialSource::Environment { auth_url, method } => {
-                format!("OS_* variables ({method}) for {auth_url}")
-            }
+            CredentialSource::Resolved(c) => c.describe(),
             CredentialSource::Missing { reason } => reason.clone(),
         }
     }
+}
+
+/// True when a clouds.yaml text has a key `cloud:` indented under `clouds:`.
+fn names_cloud(text: &str, cloud: &str) -> bool {
+    let key = format!("{cloud}:");
+    text.lines().any(|l| {
+        let t = l.trim_start();
+        l.len() > t.len() && t.trim_matches(|c| c == '"' || c == '\'').starts_with(&key)
+            || t.starts_with(&format!("\"{cloud}\":"))
+            || t.starts_with(&format!("'{cloud}':"))
+    })
+}
+
+fn from_clouds_yaml(
+    cloud: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<CloudConfig, String> {
+    let candidates = clouds_yaml_candidates(env);
+    for path in &candidates {
+        let Ok(text) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        if names_cloud(&text, cloud) {
+            return clouds_yaml::parse(path, &text, cloud).map_err(|e| e.to_string());
+        }
+    }
+    let searched: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+    Err(format!(
+        "cloud `{cloud}` is not in any clouds.yaml (searched {})",
+        searched.join(", ")
+    ))
 }
 
 /// clouds.yaml locations, in the order the OpenStack SDK searches them.
@@ -107,25 +111,10 @@ pub fn clouds_yaml_candidates(env: &dyn Fn(&str) -> Option<String>) -> Vec<PathB
     out
 }
 
-/// True when a clouds.yaml has a `clouds:` entry named `cloud` (a key line indented under it).
-fn file_names_cloud(path: &Path, cloud: &str) -> bool {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return false;
-    };
-    let key = format!("{cloud}:");
-    text.lines().any(|l| {
-        let t = l.trim_start();
-        l.len() > t.len()
-            && (t == key
-                || t.trim_end() == key
-                || t.starts_with(&format!("{key} "))
-                || t.trim_matches(|c| c == '"' || c == '\'').starts_with(&key))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cloud::config::Origin;
     use std::collections::HashMap;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
@@ -141,17 +130,15 @@ mod tests {
         let env = env_of(&[
             ("OS_AUTH_URL", "https://keystone:5000/v3"),
             ("OS_USERNAME", "u"),
-            ("OS_PASSWORD", "p"),
+            ("OS_PASSWORD", "p4ssw0rd"),
         ]);
         let c = CredentialSource::detect(None, &env);
         assert!(c.is_present());
-        assert!(!c.describe().contains('p') || !c.describe().contains("=p"));
+        assert!(!c.describe().contains("p4ssw0rd"));
+        assert!(!format!("{c:?}").contains("p4ssw0rd"));
         assert_eq!(
-            c,
-            CredentialSource::Environment {
-                auth_url: "https://keystone:5000/v3".into(),
-                method: "password"
-            }
+            c.describe(),
+            "OS_* variables (password) for https://keystone:5000/v3"
         );
     }
 
@@ -164,24 +151,53 @@ mod tests {
     }
 
     #[test]
-    fn os_cloud_flag_wins_and_finds_clouds_yaml() {
+    fn os_cloud_flag_wins_and_reads_clouds_yaml() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("clouds.yaml");
-        std::fs::write(&f, "clouds:\n  vitroai:\n    auth: {}\n").unwrap();
+        std::fs::write(
+            &f,
+            "clouds:\n  vitroai:\n    auth:\n      auth_url: http://k/v3\n      username: u\n      password: p\n      project_name: x\n",
+        )
+        .unwrap();
         let fs = f.display().to_string();
         let env = env_of(&[
             ("OS_CLIENT_CONFIG_FILE", fs.as_str()),
             ("OS_CLOUD", "other"),
         ]);
         let c = CredentialSource::detect(Some("vitroai"), &env);
+        let cfg = c.config().expect("resolved");
         assert_eq!(
-            c,
-            CredentialSource::CloudsYaml {
+            cfg.origin,
+            Origin::CloudsYaml {
                 cloud: "vitroai".into(),
-                file: Some(f)
+                file: f.clone()
             }
         );
+        assert_eq!(cfg.auth_url, "http://k/v3");
         let c = CredentialSource::detect(None, &env);
         assert!(!c.is_present(), "OS_CLOUD=other is not in the file");
+        assert!(
+            c.describe()
+                .contains("cloud `other` is not in any clouds.yaml"),
+            "{}",
+            c.describe()
+        );
+    }
+
+    #[test]
+    fn a_broken_clouds_yaml_says_where() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("clouds.yaml");
+        std::fs::write(&f, "clouds:\n  c:\n    auth:\n      username: u\n").unwrap();
+        let fs = f.display().to_string();
+        let c = CredentialSource::detect(
+            Some("c"),
+            &env_of(&[("OS_CLIENT_CONFIG_FILE", fs.as_str())]),
+        );
+        let d = c.describe();
+        assert!(
+            d.starts_with(&format!("{fs}:3: clouds.c.auth.auth_url: missing")),
+            "{d}"
+        );
     }
 }

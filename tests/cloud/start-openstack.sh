@@ -3,12 +3,15 @@
 # STATE_DIR, and writes STATE_DIR/openrc. Stop it with stop-openstack.sh STATE_DIR.
 #
 #   tests/cloud/start-openstack.sh STATE_DIR
+#   tests/cloud/start-openstack.sh --prepare     (only create the venv; CI runs this first)
 #
 # The services run from a venv at ${KILN_OPENSTACK_VENV:-$HOME/.cache/kiln/openstack-venv},
 # created on first use from PyPI (needs python3 with the venv module, and network to PyPI once).
 # Logs: STATE_DIR/*.log. PIDs: STATE_DIR/keystone.pid, STATE_DIR/glance.pid.
 # Seeded images: ubuntu-22.04 (active), ubuntu-pro-22.04-fips (active, ubuntu_pro=true),
 # ubuntu-queued (queued).
+# Optional: KILN_KEYSTONE_TOKEN_EXPIRATION (seconds a token lives; Keystone's default 3600),
+# KILN_GLANCE_API_LIMIT_MAX and KILN_GLANCE_LIMIT_DEFAULT (Glance's page size caps).
 set -euo pipefail
 
 if [[ $# -ne 1 ]]; then
@@ -17,6 +20,11 @@ if [[ $# -ne 1 ]]; then
 fi
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+prepare_only=false
+if [[ "$1" == "--prepare" ]]; then
+    prepare_only=true
+    set -- "$(mktemp -d)"
+fi
 mkdir -p "$1"
 state="$(cd "$1" && pwd)"
 venv="${KILN_OPENSTACK_VENV:-$HOME/.cache/kiln/openstack-venv}"
@@ -54,6 +62,11 @@ flock 9 # two test runs must not build the venv at the same time
 ensure_venv
 flock -u 9
 exec 9>&-
+if $prepare_only; then
+    rm -rf "$state"
+    echo "$venv"
+    exit 0
+fi
 # No __pycache__ next to wsgi_shim.py / osctl.py in the checkout.
 export PYTHONDONTWRITEBYTECODE=1
 
@@ -88,6 +101,7 @@ log_file = $state/keystone-app.log
 connection = sqlite:///$state/keystone/keystone.db
 [token]
 provider = fernet
+expiration = ${KILN_KEYSTONE_TOKEN_EXPIRATION:-3600}
 [fernet_tokens]
 key_repository = $state/keystone/fernet-keys
 [fernet_receipts]
@@ -137,6 +151,8 @@ log_file = $state/glance-app.log
 enabled_backends = fs:file
 worker_self_reference_url = $glance_url
 image_cache_dir = $state/glance/cache
+api_limit_max = ${KILN_GLANCE_API_LIMIT_MAX:-1000}
+limit_param_default = ${KILN_GLANCE_LIMIT_DEFAULT:-25}
 [database]
 connection = sqlite:///$state/glance/glance.db
 [glance_store]

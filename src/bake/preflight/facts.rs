@@ -160,29 +160,21 @@ async fn images(input: &PreflightInput) -> (ImageFact, ImageFact) {
         Err(e) => return (image_error(e), ImageFact::NotAsked),
     };
     let (source, same) = tokio::join!(
-        named(&session, &input.source_image, input),
-        named(&session, &input.expected_image, input)
+        named(&session, &input.source_image),
+        named(&session, &input.expected_image)
     );
     (source, same)
 }
 
-async fn named(
-    session: &openstack::session::Session,
-    name: &str,
-    input: &PreflightInput,
-) -> ImageFact {
-    match glance::images_named(session, name, input.cloud_timeout).await {
+async fn named(client: &crate::cloud::CloudClient, name: &str) -> ImageFact {
+    match glance::images_named(client, name).await {
         Ok(images) => ImageFact::Found(
             images
                 .into_iter()
                 .map(|img| ImageSeen {
-                    properties: img
-                        .extra
-                        .keys()
-                        .filter_map(|k| img.property(k).map(|v| (k.clone(), v)))
-                        .collect(),
                     id: img.id,
                     status: img.status,
+                    properties: img.properties,
                 })
                 .collect(),
         ),
@@ -192,10 +184,10 @@ async fn named(
 
 fn image_error(e: CloudError) -> ImageFact {
     match e {
-        CloudError::Unreachable(m) => ImageFact::Unreachable(m),
-        CloudError::Rejected(_) | CloudError::NoCredentials(_) => {
+        e if e.is_unreachable() => ImageFact::Unreachable(e.to_string()),
+        CloudError::Rejected { .. } | CloudError::NoCredentials(_) => {
             ImageFact::Rejected(e.to_string())
         }
-        CloudError::Api(_) => ImageFact::Failed(e.to_string()),
+        e => ImageFact::Failed(e.to_string()),
     }
 }

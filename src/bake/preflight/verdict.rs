@@ -327,10 +327,13 @@ mod tests {
                     .collect(),
                 installer_present: true,
             },
-            credentials: CredentialSource::Environment {
-                auth_url: "http://keystone/v3".into(),
-                method: "password",
-            },
+            credentials: CredentialSource::detect(None, &|k| match k {
+                "OS_AUTH_URL" => Some("http://keystone/v3".into()),
+                "OS_USERNAME" => Some("builder".into()),
+                "OS_PASSWORD" => Some("pw".into()),
+                "OS_PROJECT_NAME" => Some("platform".into()),
+                _ => None,
+            }),
             source_image: ImageFact::Found(vec![image("active", &[])]),
             same_name: ImageFact::Found(Vec::new()),
         }

@@ -1,0 +1,321 @@
+//! "In use": Nova servers per image (all projects when the token allows it, else the token's
+//! project) and Cinder volumes whose `volume_image_metadata` names the image (boot from volume),
+//! each fetched once per listing, paginated, the two concurrently. The result says which scope
+//! was used, and why it is unknown when a service could not be asked.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::error::CloudError;
+use super::images::marker_of;
+use super::session::{CloudSession, Svc};
+
+/// How much of the cloud a usage lookup saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UsageScope {
+    /// Every project (an admin token).
+    AllProjects,
+    /// Only the token's project: images other projects can see may be in use there.
+    Project,
+    /// The service could not be asked (no endpoint, 403, an error): nothing is proven unused.
+    Unknown,
+}
+
+impl UsageScope {
+    /// The narrower of two scopes (unknown < project < all projects).
+    pub fn min(self, other: UsageScope) -> UsageScope {
+        use UsageScope::*;
+        match (self, other) {
+            (Unknown, _) | (_, Unknown) => Unknown,
+            (Project, _) | (_, Project) => Project,
+            _ => AllProjects,
+        }
+    }
+}
+
+/// A server that uses an image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServerRef {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Project.
+    pub project_id: String,
+    /// Status.
+    pub status: String,
+}
+
+/// A volume created from an image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VolumeRef {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Project (when the API shows it: admins only).
+    pub project_id: Option<String>,
+    /// Status.
+    pub status: String,
+    /// Servers it is attached to.
+    pub attached_to: Vec<String>,
+}
+
+/// Usage of every image, from one look at Nova and one at Cinder.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Usage {
+    /// The narrower of the two scopes.
+    pub scope: UsageScope,
+    /// Nova's scope.
+    pub servers_scope: UsageScope,
+    /// Cinder's scope.
+    pub volumes_scope: UsageScope,
+    /// Servers by image id.
+    pub servers: BTreeMap<String, Vec<ServerRef>>,
+    /// Volumes by image id.
+    pub volumes: BTreeMap<String, Vec<VolumeRef>>,
+    /// Why a scope is unknown (the failed calls).
+    #[serde(skip)]
+    pub errors: Vec<CloudError>,
+}
+
+impl Usage {
+    /// (servers, volumes) using `image_id`.
+    pub fn count(&self, image_id: &str) -> (usize, usize) {
+        (
+            self.servers.get(image_id).map_or(0, Vec::len),
+            self.volumes.get(image_id).map_or(0, Vec::len),
+        )
+    }
+}
+
+#[derive(Deserialize)]
+struct ServerPage {
+    servers: Vec<RawServer>,
+    #[serde(default)]
+    servers_links: Vec<Link>,
+}
+
+#[derive(Deserialize)]
+struct VolumePage {
+    volumes: Vec<RawVolume>,
+    #[serde(default)]
+    volumes_links: Vec<Link>,
+}
+
+#[derive(Deserialize)]
+struct Link {
+    rel: String,
+    href: String,
+}
+
+#[derive(Deserialize)]
+struct RawServer {
+    id: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    tenant_id: String,
+    #[serde(default)]
+    status: String,
+    /// `{"id": ...}`, or `""` for boot from volume.
+    #[serde(default)]
+    image: Value,
+}
+
+#[derive(Deserialize)]
+struct RawVolume {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    status: String,
+    #[serde(default, rename = "os-vol-tenant-attr:tenant_id")]
+    tenant: Option<String>,
+    #[serde(default)]
+    volume_image_metadata: Option<BTreeMap<String, Value>>,
+    #[serde(default)]
+    attachments: Vec<Attachment>,
+}
+
+#[derive(Deserialize)]
+struct Attachment {
+    #[serde(default)]
+    server_id: Option<String>,
+}
+
+fn next_marker(links: &[Link]) -> Option<String> {
+    links
+        .iter()
+        .find(|l| l.rel == "next")
+        .and_then(|l| marker_of(&l.href))
+}
+
+async fn all_servers(s: &CloudSession, all_projects: bool) -> Result<Vec<RawServer>, CloudError> {
+    let mut out = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let mut q = vec![("limit".to_string(), "1000".to_string())];
+        if all_projects {
+            q.push(("all_tenants".into(), "1".into()));
+        }
+        if let Some(m) = &marker {
+            q.push(("marker".into(), m.clone()));
+        }
+        let p: ServerPage = s.get_json(Svc::Nova, "/servers/detail", &q).await?;
+        let n = p.servers.len();
+        out.extend(p.servers);
+        match next_marker(&p.servers_links) {
+            Some(m) if n > 0 && Some(&m) != marker.as_ref() => marker = Some(m),
+            _ => return Ok(out),
+        }
+    }
+}
+
+async fn all_volumes(s: &CloudSession, all_projects: bool) -> Result<Vec<RawVolume>, CloudError> {
+    let mut out = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let mut q = vec![("limit".to_string(), "1000".to_string())];
+        if all_projects {
+            q.push(("all_tenants".into(), "1".into()));
+        }
+        if let Some(m) = &marker {
+            q.push(("marker".into(), m.clone()));
+        }
+        let p: VolumePage = s.get_json(Svc::Cinder, "/volumes/detail", &q).await?;
+        let n = p.volumes.len();
+        out.extend(p.volumes);
+        match next_marker(&p.volumes_links) {
+            Some(m) if n > 0 && Some(&m) != marker.as_ref() => marker = Some(m),
+            _ => return Ok(out),
+        }
+    }
+}
+
+/// Servers by image: all projects when Nova allows it (a 403 falls back to the project).
+async fn servers(
+    s: &CloudSession,
+    errors: &mut Vec<CloudError>,
+) -> (UsageScope, BTreeMap<String, Vec<ServerRef>>) {
+    let (scope, list) = match all_servers(s, true).await {
+        Ok(l) => (UsageScope::AllProjects, l),
+        Err(e) if e.status() == Some(403) => match all_servers(s, false).await {
+            Ok(l) => (UsageScope::Project, l),
+            Err(e) => {
+                errors.push(e);
+                return (UsageScope::Unknown, BTreeMap::new());
+            }
+        },
+        Err(e) => {
+            errors.push(e);
+            return (UsageScope::Unknown, BTreeMap::new());
+        }
+    };
+    let mut by: BTreeMap<String, Vec<ServerRef>> = BTreeMap::new();
+    for srv in list {
+        let Some(image) = srv
+            .image
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|i| !i.is_empty())
+        else {
+            continue;
+        };
+        by.entry(image.to_string()).or_default().push(ServerRef {
+            id: srv.id,
+            name: srv.name,
+            project_id: srv.tenant_id,
+            status: srv.status,
+        });
+    }
+    (scope, by)
+}
+
+/// Volumes by source image. Cinder silently ignores `all_tenants` for non-admins, so the scope
+/// comes from the token's roles, not from the answer.
+async fn volumes(
+    s: &CloudSession,
+    admin: bool,
+    errors: &mut Vec<CloudError>,
+) -> (UsageScope, BTreeMap<String, Vec<VolumeRef>>) {
+    let list = match all_volumes(s, admin).await {
+        Ok(l) => l,
+        Err(e) => {
+            errors.push(e);
+            return (UsageScope::Unknown, BTreeMap::new());
+        }
+    };
+    let mut by: BTreeMap<String, Vec<VolumeRef>> = BTreeMap::new();
+    for v in list {
+        let Some(image) = v
+            .volume_image_metadata
+            .as_ref()
+            .and_then(|m| m.get("image_id"))
+            .and_then(Value::as_str)
+            .map(String::from)
+        else {
+            continue;
+        };
+        by.entry(image).or_default().push(VolumeRef {
+            id: v.id,
+            name: v.name.unwrap_or_default(),
+            project_id: v.tenant,
+            status: v.status,
+            attached_to: v
+                .attachments
+                .into_iter()
+                .filter_map(|a| a.server_id)
+                .collect(),
+        });
+    }
+    (
+        if admin {
+            UsageScope::AllProjects
+        } else {
+            UsageScope::Project
+        },
+        by,
+    )
+}
+
+/// Usage of every image, Nova and Cinder asked concurrently, once each.
+pub async fn usage(s: &CloudSession) -> Usage {
+    let admin = s.token_info().await.is_some_and(|t| t.is_admin());
+    let mut nova_errors = Vec::new();
+    let mut cinder_errors = Vec::new();
+    let ((servers_scope, servers), (volumes_scope, volumes)) = tokio::join!(
+        servers(s, &mut nova_errors),
+        volumes(s, admin, &mut cinder_errors)
+    );
+    nova_errors.extend(cinder_errors);
+    Usage {
+        scope: servers_scope.min(volumes_scope),
+        servers_scope,
+        volumes_scope,
+        servers,
+        volumes,
+        errors: nova_errors,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_combine_to_the_narrowest_and_serialize_as_the_contract_says() {
+        use UsageScope::*;
+        assert_eq!(AllProjects.min(AllProjects), AllProjects);
+        assert_eq!(AllProjects.min(Project), Project);
+        assert_eq!(Project.min(Unknown), Unknown);
+        assert_eq!(
+            serde_json::to_string(&AllProjects).unwrap(),
+            "\"all_projects\""
+        );
+        assert_eq!(serde_json::to_string(&Unknown).unwrap(), "\"unknown\"");
+    }
+}

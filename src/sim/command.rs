@@ -1,0 +1,185 @@
+//! `kiln sim`: its flags, and running the simulator in the foreground: print the `export` lines,
+//! the clouds.yaml path and `ready`, then serve until SIGINT or SIGTERM.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use clap::Args;
+
+use super::{DeleteInUse, FaultSettings, FleetSize, Service, SimConfig, SimError, start};
+use crate::clock::{Clock, SystemClock};
+
+/// `kiln sim`.
+#[derive(Debug, Clone, Args)]
+pub struct SimArgs {
+    /// Port on 127.0.0.1 (default: a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Seed of the fleet.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Fleet size: small, demo, large (5,000 images) or a number of images.
+    #[arg(long, default_value = "demo")]
+    pub fleet: FleetSize,
+    /// The fleet's "today" (YYYY-MM-DD; default: today).
+    #[arg(long, value_name = "DATE")]
+    pub today: Option<NaiveDate>,
+    /// Latency added to every answer, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Probability (0..1) that a request gets a 500/502/503/504.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_rate)]
+    pub error_rate: f64,
+    /// Lifetime of issued tokens, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub token_ttl: u64,
+    /// Leave a service out of the catalog: image, compute, volume or network (repeatable).
+    #[arg(long = "missing-service", value_name = "SERVICE", value_parser = parse_service)]
+    pub missing_services: Vec<Service>,
+    /// Glance's answer to deleting an image in use: `delete` (file/Swift store) or `conflict`
+    /// (Ceph RBD: 409).
+    #[arg(long, default_value = "delete", value_parser = parse_delete)]
+    pub delete_in_use: DeleteInUse,
+    /// Where to write the clouds.yaml (default: a new private directory under the temp dir).
+    #[arg(long, value_name = "PATH")]
+    pub clouds_yaml: Option<PathBuf>,
+}
+
+fn parse_service(s: &str) -> Result<Service, String> {
+    Service::ALL
+        .into_iter()
+        .find(|x| x.path() == s || x.catalog_type() == s)
+        .filter(|x| *x != Service::Identity)
+        .ok_or_else(|| format!("`{s}`: expected image, compute, volume or network"))
+}
+
+fn parse_delete(s: &str) -> Result<DeleteInUse, String> {
+    match s {
+        "delete" => Ok(DeleteInUse::Delete),
+        "conflict" => Ok(DeleteInUse::Conflict),
+        _ => Err(format!("`{s}`: expected delete or conflict")),
+    }
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` is not a probability between 0 and 1")),
+    }
+}
+
+/// Runs `kiln sim` until SIGINT or SIGTERM; returns the exit code.
+pub async fn run_foreground(args: SimArgs) -> Result<i32, SimError> {
+    let today = args.today.unwrap_or_else(|| SystemClock.now().date_naive());
+    let config = SimConfig {
+        fleet: args.fleet,
+        port: args.port,
+        faults: FaultSettings {
+            latency: Duration::from_millis(args.latency_ms),
+            error_rate: args.error_rate,
+            token_ttl: Duration::from_secs(args.token_ttl.max(1)),
+        },
+        ..SimConfig::new(args.seed, today)
+    };
+    let sim = start(config).await?;
+    for s in &args.missing_services {
+        sim.faults().set_missing(*s, true);
+    }
+    sim.faults().set_delete_in_use(args.delete_in_use);
+    let (path, dir) = match args.clouds_yaml {
+        Some(p) => (p, None),
+        None => {
+            let dir = std::env::temp_dir().join(format!("kiln-sim-{}", sim.addr().port()));
+            std::fs::create_dir_all(&dir).map_err(|source| SimError::Write {
+                path: dir.display().to_string(),
+                source,
+            })?;
+            (dir.join("clouds.yaml"), Some(dir))
+        }
+    };
+    let admin = sim.admin();
+    sim.write_clouds_yaml(&path, &admin)?;
+    let mut out = std::io::stdout().lock();
+    let mut text = String::new();
+    for (k, v) in admin.openrc() {
+        text.push_str(&format!("export {k}={v}\n"));
+    }
+    text.push_str(&format!("{}\nready\n", path.display()));
+    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+    drop(out);
+    wait_for_signal().await;
+    sim.stop().await;
+    let _ = std::fs::remove_file(&path);
+    if let Some(d) = dir {
+        let _ = std::fs::remove_dir(d);
+    }
+    Ok(0)
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut i), Ok(mut t)) => {
+            tokio::select! {
+                _ = i.recv() => {}
+                _ = t.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: SimArgs,
+    }
+
+    #[test]
+    fn flags_parse_and_bad_values_are_named() {
+        let w = Wrap::try_parse_from([
+            "kiln",
+            "--fleet",
+            "large",
+            "--error-rate",
+            "0.2",
+            "--latency-ms",
+            "2000",
+            "--missing-service",
+            "volume",
+            "--missing-service",
+            "compute",
+            "--delete-in-use",
+            "conflict",
+        ])
+        .unwrap();
+        assert_eq!(w.args.fleet, FleetSize::Large);
+        assert_eq!(w.args.missing_services, [Service::Volume, Service::Compute]);
+        assert_eq!(w.args.delete_in_use, DeleteInUse::Conflict);
+        let e = Wrap::try_parse_from(["kiln", "--error-rate", "1.5"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("`1.5` is not a probability"), "{e}");
+        let e = Wrap::try_parse_from(["kiln", "--missing-service", "identity"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("expected image, compute, volume or network"),
+            "{e}"
+        );
+    }
+}
