@@ -16,6 +16,35 @@ pub fn duration(seconds: f64) -> String {
     }
 }
 
+/// An age as k9s shows it: `45s`, `12m`, `5h12m`, `3d4h` (under ten days), `95d`.
+pub fn age(seconds: i64) -> String {
+    let s = seconds.max(0);
+    let (d, h, m) = (s / 86_400, (s % 86_400) / 3600, (s % 3600) / 60);
+    match s {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{m}m"),
+        s if s < 86_400 => format!("{h}h{m}m"),
+        s if s < 10 * 86_400 => format!("{d}d{h}h"),
+        _ => format!("{d}d"),
+    }
+}
+
+/// Bytes in binary units: `812.3 MiB`, `2.0 GiB`.
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
 /// Text safe to print on a terminal: escape sequences (colours, cursor moves, window titles)
 /// and other control characters removed, tabs kept. No copy when there is nothing to remove.
 pub fn plain(text: &str) -> std::borrow::Cow<'_, str> {
@@ -66,6 +95,17 @@ mod tests {
             super::plain("plain"),
             std::borrow::Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn ages_and_sizes() {
+        assert_eq!(super::age(42), "42s");
+        assert_eq!(super::age(12 * 60 + 5), "12m");
+        assert_eq!(super::age(5 * 3600 + 12 * 60), "5h12m");
+        assert_eq!(super::age(3 * 86_400 + 4 * 3600), "3d4h");
+        assert_eq!(super::age(95 * 86_400 + 3600), "95d");
+        assert_eq!(super::size(512), "512 B");
+        assert_eq!(super::size(3 << 30), "3.0 GiB");
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod cloud;
 pub mod demo;
 pub mod format;
 pub mod fuzzing;
+pub mod inventory;
 pub mod logging;
 pub mod manifest;
 pub mod retention;

@@ -28,6 +28,15 @@ fn main() -> ExitCode {
     kiln::logging::flush();
     match result {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        // A reader that went away (`kiln images | head`) is not an error to report.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("kiln: {e:#}");
             ExitCode::from(1)
@@ -61,6 +70,8 @@ async fn run(cli: Cli) -> Result<i32> {
             kiln::demo::run_headless(&settings, &a).await
         }
         Some(Command::Demo(a)) => run_console(settings, StartView::Demo(a), clock).await,
+        Some(Command::Images(a)) => kiln::cli::images::run(&settings, &a, clock.as_ref()).await,
+        Some(Command::Retention(a)) => kiln::cli::retention::run(&settings, &a.action, clock).await,
         Some(Command::Sim(a)) => Ok(kiln::sim::run_foreground(a).await?),
     }
 }

@@ -59,8 +59,53 @@ pub enum Command {
     History(HistoryArgs),
     /// The console on built-in demo data: no cloud, no packer needed.
     Demo(DemoArgs),
+    /// The rke2-node-* images in Glance: age, use, retention verdict, flags.
+    Images(ImagesArgs),
+    /// What retention would delete (`plan`), or delete it (`apply --yes`).
+    Retention(RetentionArgs),
     /// A simulated OpenStack on 127.0.0.1 (prints export lines, a clouds.yaml path, `ready`).
     Sim(crate::sim::SimArgs),
+}
+
+/// `kiln images`.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ImagesArgs {
+    /// A JSON array of objects (id, name, series, created_at, age_days, status, size, protected,
+    /// fips_enabled, in_use, verdict, reasons, usage_scope, flags).
+    #[arg(long)]
+    pub json: bool,
+    /// Every image the project can see, not only rke2-node-* (the others are never eligible).
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// `kiln retention`.
+#[derive(Debug, Clone, Args)]
+pub struct RetentionArgs {
+    /// plan or apply.
+    #[command(subcommand)]
+    pub action: RetentionAction,
+}
+
+/// What `kiln retention` does.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum RetentionAction {
+    /// The images that may be deleted, and why the others stay. Never deletes.
+    Plan {
+        /// JSON (the same objects as `kiln images --json`, eligible ones first).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deletes the eligible images, each re-checked right before its delete; every attempt is
+    /// appended to the audit file. Exit 0 all done, 1 a delete failed, 2 auth or connection.
+    Apply {
+        /// Really delete (without it, apply refuses).
+        #[arg(long)]
+        yes: bool,
+        /// One JSON object per image on stdout.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `kiln build`.

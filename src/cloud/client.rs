@@ -65,7 +65,20 @@ impl CloudClient {
     /// Images and usage, fetched concurrently. Fails only when the images cannot be listed; the
     /// error then names every call that failed (the usage calls too).
     pub async fn listing(&self) -> Result<Listing, CloudError> {
-        let (images, usage) = tokio::join!(self.rke2_images(), self.usage());
+        self.listing_of(self.rke2_images()).await
+    }
+
+    /// Every image the project can see (not only `rke2-node-*`), with usage.
+    pub async fn listing_all(&self) -> Result<Listing, CloudError> {
+        self.listing_of(images::list_concurrently(&self.session, &[]))
+            .await
+    }
+
+    async fn listing_of(
+        &self,
+        images: impl std::future::Future<Output = Result<Vec<Image>, CloudError>>,
+    ) -> Result<Listing, CloudError> {
+        let (images, usage) = tokio::join!(images, self.usage());
         match images {
             Ok(images) => Ok(Listing { images, usage }),
             Err(e) => {

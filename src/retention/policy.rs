@@ -76,6 +76,9 @@ pub struct Candidate {
     pub servers: usize,
     /// Volumes created from it (boot from volume).
     pub volumes: usize,
+    /// Glance says `active`: only a usable image counts as the latest or the newest (a queued
+    /// or killed upload must not take that protection from the image clusters actually use).
+    pub active: bool,
 }
 
 /// Why an image stays. The strings are the JSON contract of `kiln images` and `kiln retention`.
@@ -154,16 +157,20 @@ pub fn decide(
             by_series.entry(s.as_str()).or_default().push(c);
         }
     }
+    // Active images first, newest first: the latest of a series are its newest usable images
+    // (a series with no active image keeps its newest ones all the same).
+    let usable_first =
+        |a: &&Candidate, b: &&Candidate| b.active.cmp(&a.active).then(newest_first(a, b));
     let mut latest: Vec<&str> = Vec::new();
     for list in by_series.values_mut() {
-        list.sort_by(newest_first);
+        list.sort_by(usable_first);
         latest.extend(
             list.iter()
                 .take(policy.keep_latest_per_series)
                 .map(|c| c.id.as_str()),
         );
     }
-    let newest = images.iter().min_by(newest_first).map(|c| c.id.as_str());
+    let newest = images.iter().min_by(usable_first).map(|c| c.id.as_str());
     let min_age = chrono::Duration::days(i64::from(policy.min_age_days));
     images
         .iter()
@@ -226,6 +233,7 @@ pub(crate) mod tests {
             visibility: Visibility::Private,
             servers: 0,
             volumes: 0,
+            active: true,
         }
     }
 
@@ -288,6 +296,24 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_queued_or_killed_newer_image_does_not_take_the_latest_protection() {
+        let mut queued = image("queued", 1, Some("v1.28"));
+        queued.active = false;
+        let imgs = vec![
+            queued,
+            image("active", 100, Some("v1.28")),
+            image("old", 200, Some("v1.28")),
+        ];
+        let d = decide(&imgs, UsageSeen::AllProjects, Policy::default(), now());
+        assert_eq!(
+            reasons(&d, "active"),
+            [Reason::LatestInSeries, Reason::Newest]
+        );
+        assert_eq!(reasons(&d, "queued"), [Reason::YoungerThanMinAge]);
+        assert_eq!(reasons(&d, "old"), []);
+    }
+
+    #[test]
     fn keep_latest_n_and_the_age_threshold_follow_the_policy() {
         let imgs: Vec<Candidate> = (0..5)
             .map(|i| image(&format!("i{i}"), 100 + i * 10, Some("v1.28")))
@@ -335,6 +361,7 @@ mod properties {
                     c.visibility = visibility;
                     c.servers = servers;
                     c.volumes = volumes;
+                    c.active = n % 7 != 0;
                     c
                 },
             )

@@ -41,6 +41,32 @@ pub struct Config {
     /// Log level per target for the Log tab and --log-file (`kiln = "debug"`, `russh = "warn"`).
     #[serde(default)]
     pub log_levels: BTreeMap<String, LogLevel>,
+    /// The retention policy (`[retention]`).
+    #[serde(default)]
+    pub retention: RetentionConfig,
+}
+
+/// `[retention]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Images younger than this many days stay (default 90).
+    pub min_age_days: Option<u32>,
+    /// The newest N images of each series stay (default 1).
+    pub keep_latest_per_series: Option<usize>,
+}
+
+impl RetentionConfig {
+    /// The policy, defaults filled in.
+    pub fn policy(&self) -> crate::retention::Policy {
+        let d = crate::retention::Policy::default();
+        crate::retention::Policy {
+            min_age_days: self.min_age_days.unwrap_or(d.min_age_days),
+            keep_latest_per_series: self
+                .keep_latest_per_series
+                .unwrap_or(d.keep_latest_per_series),
+        }
+    }
 }
 
 /// A log level name.
@@ -163,6 +189,12 @@ impl Config {
             && let Err(m) = check_speed(s)
         {
             return Err(bad("demo_speed", m));
+        }
+        if self.retention.keep_latest_per_series == Some(0) {
+            return Err(bad(
+                "keep_latest_per_series",
+                "0 would let the newest image of a series go: at least 1".into(),
+            ));
         }
         Ok(())
     }

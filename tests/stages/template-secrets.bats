@@ -23,7 +23,9 @@ setup_file() {
   [[ "$(id -u)" == 0 ]] || { printf 'template-secrets.bats needs root (sshd as root, sudo)\n' >&3; return 1; }
   W="$BATS_FILE_TMPDIR"
   export W
-  mkdir -p "$W/run/stages/offline-debs" "$W/run/files" "$W/ssh" "$W/probe" "$W/vm" "$W/bin"
+  # $W/home: sessions start in an empty home, not root's (whose .bashrc may run anything, e.g.
+  # a `pyenv init` that waits 60 s on a lock another session left)
+  mkdir -p "$W/run/stages/offline-debs" "$W/run/files" "$W/ssh" "$W/probe" "$W/vm" "$W/bin" "$W/home"
   cp -r "$STAGES_DIR/lib" "$W/run/stages/"
   printf 'placeholder\n' >"$W/run/stages/offline-debs/README"
   printf '%s  rke2.linux-amd64.tar.gz\n' "$(printf rke2 | sha256sum | cut -d' ' -f1)" >"$W/run/files/sha256sum-amd64.txt"
@@ -74,7 +76,7 @@ PermitRootLogin prohibit-password
 StrictModes no
 UsePAM no
 AllowUsers root
-SetEnv PATH=$W/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+SetEnv PATH=$W/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=$W/home
 LogLevel ERROR
 CFG
   [ -d /run/sshd ] || { mkdir -p /run/sshd && chmod 755 /run/sshd; }
