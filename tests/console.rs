@@ -147,8 +147,7 @@ fn skip_preflight_starts_at_once() {
 fn keys_reach_only_the_view_shown() {
     let mut app = app();
     start_build(&mut app);
-    key(&mut app, KeyCode::Tab);
-    assert_eq!(app.view, ViewId::History);
+    app.show(ViewId::History);
     // PgUp is History's page key: it must not scroll the hidden build log.
     key(&mut app, KeyCode::PageUp);
     assert_eq!(app.views.bake.run.as_ref().unwrap().pane.scroll, 0);

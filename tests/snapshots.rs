@@ -397,4 +397,7 @@ fn command_line_switches_views_and_themes() {
     assert_eq!(app.view, ViewId::Log);
     app.on_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
     assert_eq!(app.view, ViewId::History);
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.view, ViewId::Build, "Tab wraps around");
 }

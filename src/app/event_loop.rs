@@ -73,9 +73,14 @@ pub async fn run(
             if wait.is_zero() {
                 let now = exec.clock.now();
                 app.shared.now = now;
-                terminal
-                    .draw(|f| chrome::draw(app, f, now))
-                    .context("drawing")?;
+                if let Err(e) = terminal.draw(|f| chrome::draw(app, f, now)) {
+                    // The terminal is gone: stop what runs, then leave quietly.
+                    log::error!(target: "kiln::app", "drawing failed, quitting: {e}");
+                    terminal::detach_outputs();
+                    exec.stop_all(exec.settings.cleanup_grace + Duration::from_secs(15))
+                        .await;
+                    return Err(e).context("drawing");
+                }
                 last_draw = tokio::time::Instant::now();
                 dirty = false;
             }
@@ -118,6 +123,10 @@ pub async fn run(
             () = sleep_until(frame_due) => {}
             name = stop => {
                 log::warn!(target: "kiln::app", "{name}: quitting");
+                if name == "SIGHUP" {
+                    // The terminal hung up: nothing can be shown any more.
+                    terminal::detach_outputs();
+                }
                 effects.push(Effect::Quit);
             }
         }

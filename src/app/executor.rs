@@ -46,6 +46,42 @@ pub struct Exec {
     pub jobs: HashMap<ViewId, Job>,
     /// The demo's replay speed.
     pub speed: Option<Speed>,
+    /// The cloud: its credentials, and the client once connected (shared by background work).
+    pub cloud: CloudAccess,
+}
+
+/// The console's way to the cloud: credentials resolved once, a client connected on first use
+/// and kept (a token is reused until it expires).
+#[derive(Clone)]
+pub struct CloudAccess {
+    source: Arc<crate::cloud::credentials::CredentialSource>,
+    client: Arc<tokio::sync::Mutex<Option<crate::cloud::CloudClient>>>,
+}
+
+impl CloudAccess {
+    /// Access with these credentials.
+    pub fn new(source: crate::cloud::credentials::CredentialSource) -> Self {
+        CloudAccess {
+            source: Arc::new(source),
+            client: Arc::new(tokio::sync::Mutex::new(None)),
+        }
+    }
+
+    /// The credentials (what the status line and the audit file name).
+    pub fn describe(&self) -> String {
+        self.source.describe()
+    }
+
+    /// The connected client (connecting first when needed).
+    pub async fn client(&self) -> Result<crate::cloud::CloudClient, crate::cloud::CloudError> {
+        let mut guard = self.client.lock().await;
+        if let Some(c) = guard.as_ref() {
+            return Ok(c.clone());
+        }
+        let c = crate::cloud::CloudClient::connect_source(&self.source, Default::default()).await?;
+        *guard = Some(c.clone());
+        Ok(c)
+    }
 }
 
 impl Exec {

@@ -51,6 +51,8 @@ pub struct Init {
     pub skip_preflight: bool,
     /// The demo's replays, in `kiln demo`.
     pub demo: Option<Demo>,
+    /// The retention policy (the Images view draws its line).
+    pub policy: crate::retention::Policy,
 }
 
 /// Runs the console until the operator quits. Returns the exit code.
@@ -69,6 +71,11 @@ pub async fn run_console(
         StartView::Build(a) => (*a, None),
         StartView::Demo(d) => (BuildArgs::default(), Some(d)),
     };
+    // The demo runs on a simulated cloud and its own state directory.
+    let world = match &demo_args {
+        Some(_) => Some(crate::demo::World::start(&mut settings, clock.as_ref()).await?),
+        None => None,
+    };
     // `kiln build --template/--var-file` apply to every build started from this console.
     if let Some(t) = &args.template {
         settings.template = t.clone();
@@ -81,6 +88,7 @@ pub async fn run_console(
         form: form_from(&settings, &args, clock.as_ref()),
         skip_preflight: args.skip_preflight,
         demo: None,
+        policy: settings.config.retention.policy(),
     };
     let mut speed = None;
     if let Some(d) = &demo_args {
@@ -108,6 +116,10 @@ pub async fn run_console(
         settings.paths.builds_dir().display(),
         if settings.readonly { ", read-only" } else { "" }
     );
+    let cloud = match &world {
+        Some(w) => w.cloud.clone(),
+        None => settings.credentials(&crate::cli::env),
+    };
     let (tx, rx) = mpsc::channel(event_loop::QUEUE);
     let mut exec = Exec {
         settings,
@@ -115,6 +127,7 @@ pub async fn run_console(
         tx,
         jobs: HashMap::new(),
         speed,
+        cloud: executor::CloudAccess::new(cloud),
     };
     let mut first: Vec<Effect> = app.views.on_show(ViewId::History, &mut app.shared);
     if demo_args.is_some() {
@@ -124,6 +137,10 @@ pub async fn run_console(
     let mut term = terminal::init()?;
     let result = event_loop::run(&mut term, &mut app, &mut exec, rx, first).await;
     terminal::restore();
+    terminal::release(term);
+    if let Some(w) = world {
+        w.sim.stop().await;
+    }
     result.map(|()| 0)
 }
 

@@ -98,10 +98,16 @@ impl Status {
 }
 
 /// Something one view tells every view (a pub/sub of facts, so views do not know each other).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Notice {
     /// A build ended or was recorded: the list of builds changed.
     BuildsChanged,
+    /// A fresh image inventory (Glance images, usage, verdicts).
+    Inventory(std::sync::Arc<crate::inventory::Inventory>),
+    /// A view needs the inventory (the Images view fetches it).
+    InventoryWanted,
+    /// Images were deleted or changed: the inventory is stale.
+    ImagesChanged,
 }
 
 /// State every view reads and may change.

@@ -15,20 +15,55 @@ pub fn set_active_group(pgid: i32) {
     ACTIVE_GROUP.store(pgid, Ordering::SeqCst);
 }
 
-/// Raw mode, the alternate screen, and mouse reports (the wheel scrolls).
+/// Raw mode, the alternate screen, and mouse reports (the wheel scrolls). Set up by hand rather
+/// than with `ratatui::init`, whose panic hook and restore print with `eprintln!`, which panics
+/// (and aborts, skipping every cleanup) when the terminal has gone away.
 pub fn init() -> Result<ratatui::DefaultTerminal> {
-    let terminal = ratatui::try_init().context("setting up the terminal")?;
-    crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture)
-        .context("enabling the mouse")?;
-    Ok(terminal)
+    crossterm::terminal::enable_raw_mode().context("setting up the terminal (raw mode)")?;
+    crossterm::execute!(
+        std::io::stdout(),
+        crossterm::terminal::EnterAlternateScreen,
+        crossterm::event::EnableMouseCapture
+    )
+    .context("setting up the terminal (alternate screen)")?;
+    ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))
+        .context("setting up the terminal")
 }
 
 /// Leaves raw mode and the alternate screen, stops mouse reports and shows the cursor. Safe to
-/// call twice.
+/// call twice, and silent when the terminal is gone.
 pub fn restore() {
-    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
-    ratatui::restore();
-    let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Show);
+    let mut out = std::io::stdout();
+    let _ = crossterm::execute!(out, crossterm::event::DisableMouseCapture);
+    let _ = crossterm::terminal::disable_raw_mode();
+    let _ = crossterm::execute!(
+        out,
+        crossterm::terminal::LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
+}
+
+/// Lets go of a terminal without its drop, which prints with `eprintln!` when it cannot show the
+/// cursor (a panic when the terminal is gone). The process is about to end.
+pub fn release(mut terminal: ratatui::DefaultTerminal) {
+    let _ = terminal.show_cursor();
+    std::mem::forget(terminal);
+}
+
+/// The terminal went away (a hangup, an I/O error drawing): stdout and stderr go to /dev/null so
+/// nothing that prints on the way out can panic, and cleanup (packer, the demo's files) runs.
+pub fn detach_outputs() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") else {
+        return;
+    };
+    for fd in [1, 2] {
+        // SAFETY: fds 1 and 2 are open for the life of the process; `dup2` replaces them in
+        // place and the OwnedFd is forgotten so they are never closed here.
+        let mut target = unsafe { OwnedFd::from_raw_fd(fd) };
+        let _ = nix::unistd::dup2(&null, &mut target);
+        std::mem::forget(target);
+    }
 }
 
 /// Restores the terminal on a panic, and stops a running packer group (bounded wait for its
@@ -65,7 +100,11 @@ fn stop_group_blocking(pgid: i32, limit: Duration) {
 pub fn suspend(terminal: &mut ratatui::DefaultTerminal) -> Result<()> {
     restore();
     nix::sys::signal::raise(nix::sys::signal::Signal::SIGTSTP).context("suspending")?;
-    *terminal = init().context("restoring the terminal after resume")?;
+    let old = std::mem::replace(
+        terminal,
+        init().context("restoring the terminal after resume")?,
+    );
+    release(old);
     // A fresh Terminal redraws every cell; clear what the shell left without `Terminal::clear`,
     // which queries the cursor position and fails on terminals that do not answer.
     crossterm::execute!(

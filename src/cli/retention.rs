@@ -19,7 +19,13 @@ use super::images::{connect, print_table};
 pub fn os_user() -> String {
     super::env("USER")
         .or_else(|| super::env("LOGNAME"))
-        .unwrap_or_else(|| "unknown user".to_string())
+        .or_else(|| {
+            nix::unistd::User::from_uid(nix::unistd::getuid())
+                .ok()
+                .flatten()
+                .map(|u| u.name)
+        })
+        .unwrap_or_else(|| format!("uid {}", nix::unistd::getuid()))
 }
 
 /// Runs `kiln retention`.

@@ -1,6 +1,11 @@
 //! `kiln demo`: kiln on built-in data, no cloud and no packer. The Build view replays the demo's
 //! own recorded builds (`transcripts/`: a success and a failure, recorded with packer 1.6.6 and
-//! given the openstack builder's launch and snapshot lines; see tests/data/packer/README.md).
+//! given the openstack builder's launch and snapshot lines; see tests/data/packer/README.md); the
+//! Images, Retention and History views talk to a simulated cloud started in-process (`kiln sim`'s
+//! seeded fleet) and read a history made from the same fleet (`history`), kept in a temporary
+//! state directory so the operator's own records are never touched.
+
+pub mod history;
 
 use std::sync::Arc;
 
@@ -18,6 +23,42 @@ use crate::settings::Settings;
 
 const SUCCESS: &str = include_str!("transcripts/success.log");
 const FAILED: &str = include_str!("transcripts/failed.log");
+
+/// The seed of the demo's fleet (the same data on every run).
+pub const SEED: u64 = 7;
+
+/// What the demo runs on: the simulated cloud and a temporary state directory, both gone when
+/// this is dropped (or stopped).
+pub struct World {
+    /// The simulated cloud.
+    pub sim: crate::sim::Sim,
+    /// Credentials for it (the admin of the fleet).
+    pub cloud: crate::cloud::credentials::CredentialSource,
+    /// The demo's state directory (builds/, audit.jsonl).
+    pub state: tempfile::TempDir,
+}
+
+impl World {
+    /// Starts the simulated cloud for `today` and seeds the history; `settings` now point at
+    /// the demo's own state directory.
+    pub async fn start(settings: &mut Settings, clock: &dyn Clock) -> Result<World> {
+        let today = clock.now().date_naive();
+        let state = tempfile::Builder::new()
+            .prefix("kiln-demo-")
+            .tempdir()
+            .context("creating the demo's state directory")?;
+        settings.paths.state_dir = state.path().join("state");
+        let sim = crate::sim::start(crate::sim::SimConfig::new(SEED, today))
+            .await
+            .context("starting the simulated cloud")?;
+        let seeded = history::seed(sim.fleet(), &settings.paths.builds_dir())
+            .context("writing the demo's history")?;
+        log::info!(target: "kiln::demo", "simulated cloud at {}, {seeded} builds in the history", sim.url());
+        let cloud =
+            crate::cloud::credentials::CredentialSource::given(sim.cloud_config(sim.admin()));
+        Ok(World { sim, cloud, state })
+    }
+}
 
 /// The recorded builds, in the order the demo plays them.
 pub fn transcripts() -> Vec<Transcript> {

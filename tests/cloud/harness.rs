@@ -65,6 +65,12 @@ impl RealCloud {
         cloud
     }
 
+    /// Glance's sqlite database (tests backdate `created_at` there: the API makes it read-only).
+    #[allow(dead_code)]
+    pub fn glance_db(&self) -> PathBuf {
+        self.state().join("glance/glance.db")
+    }
+
     /// An openrc variable.
     pub fn var(&self, k: &str) -> String {
         self.openrc.get(k).cloned().unwrap_or_default()

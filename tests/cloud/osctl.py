@@ -1,6 +1,11 @@
 """Small stdlib-only helper for the test OpenStack started by start-openstack.sh.
 
-  osctl.py ports N                       print N free 127.0.0.1 TCP ports, one a line
+  osctl.py listen PORTFILE GOFILE -- CMD...
+                                         bind a listening socket on a free 127.0.0.1 port,
+                                         write the port to PORTFILE, wait (bounded) for GOFILE,
+                                         then exec CMD with {fd} replaced by the socket's fd
+                                         (gunicorn --bind fd://{fd}): the port is held from the
+                                         moment it is chosen until the server serves on it
   osctl.py wait --pid PID URL [--timeout S]
                                          poll URL until it answers any HTTP status (bounded);
                                          fail at once if PID dies
@@ -28,6 +33,24 @@ SEED_IMAGES = {
     ),
     "ubuntu-queued": (None, {}),
 }
+
+
+def listen_then_exec(portfile, gofile, cmd, timeout=120):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(128)
+    os.set_inheritable(s.fileno(), True)
+    tmp = portfile + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(str(s.getsockname()[1]))
+    os.replace(tmp, portfile)
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(gofile):
+        if time.monotonic() > deadline:
+            sys.exit(f"listen: {gofile} never appeared")
+        time.sleep(0.02)
+    args = [a.replace("{fd}", str(s.fileno())) for a in cmd]
+    os.execv(args[0], args)
 
 
 def free_ports(n):
@@ -203,6 +226,10 @@ def main():
     w.add_argument("--timeout", type=float, default=60)
     sub.add_parser("register-image").add_argument("url")
     sub.add_parser("seed")
+    ln = sub.add_parser("listen")
+    ln.add_argument("portfile")
+    ln.add_argument("gofile")
+    ln.add_argument("command", nargs=argparse.REMAINDER)
     a = p.parse_args()
     if a.cmd == "ports":
         print("\n".join(map(str, free_ports(a.n))))
@@ -212,6 +239,9 @@ def main():
         register_image(a.url)
     elif a.cmd == "seed":
         seed()
+    elif a.cmd == "listen":
+        cmd = a.command[1:] if a.command[:1] == ["--"] else a.command
+        listen_then_exec(a.portfile, a.gofile, cmd)
 
 
 if __name__ == "__main__":

@@ -84,9 +84,31 @@ cleanup_on_failure() {
 }
 trap cleanup_on_failure EXIT
 
-mapfile -t ports < <(osctl ports 2)
-kport="${ports[0]}"
-gport="${ports[1]}"
+# Each service's socket is bound now and held until gunicorn serves on it (osctl listen passes
+# it as fd://N): no other process can take the port between choosing it and binding it.
+gunicorn_flags=(--workers 1 --threads 4 --no-control-socket --graceful-timeout 3
+    --pythonpath "$here")
+# held SERVICE CONFIG_DIR: starts the service's gunicorn behind a held port (it waits for
+# $state/SERVICE.go to exec), records its pid, and leaves the port in $state/SERVICE.port.
+held() {
+    local svc="$1" confdir="$2"
+    rm -f "$state/$svc.port" "$state/$svc.go"
+    env "OS_${svc^^}_CONFIG_DIR=$confdir" "$py" "$here/osctl.py" listen "$state/$svc.port" "$state/$svc.go" -- \
+        "$venv/bin/gunicorn" "${gunicorn_flags[@]}" --bind "fd://{fd}" "wsgi_shim:$svc" \
+        </dev/null >>"$state/$svc.log" 2>&1 &
+    started+=("$!")
+    echo "$!" >"$state/$svc.pid"
+    local deadline=$((SECONDS + 30))
+    until [[ -s "$state/$svc.port" ]]; do
+        ((SECONDS < deadline)) || { echo "$svc: no port after 30 s" >&2; return 1; }
+        kill -0 "$!" 2>/dev/null || { tail -n 20 "$state/$svc.log" >&2; return 1; }
+        sleep 0.02
+    done
+}
+held keystone "$state/keystone"
+held glance "$state/glance"
+kport="$(cat "$state/keystone.port")"
+gport="$(cat "$state/glance.port")"
 keystone_url="http://127.0.0.1:$kport"
 glance_url="http://127.0.0.1:$gport"
 password="$("$py" -c 'import secrets; print(secrets.token_hex(12))')"
@@ -133,14 +155,7 @@ kconf=(--config-file "$state/keystone/keystone.conf")
     exit 1
 }
 
-gunicorn_flags=(--workers 1 --threads 4 --no-control-socket --graceful-timeout 3
-    --pythonpath "$here")
-
-OS_KEYSTONE_CONFIG_DIR="$state/keystone" "$venv/bin/gunicorn" "${gunicorn_flags[@]}" \
-    --bind "127.0.0.1:$kport" wsgi_shim:keystone \
-    </dev/null >>"$state/keystone.log" 2>&1 &
-started+=("$!")
-echo "$!" >"$state/keystone.pid"
+touch "$state/keystone.go"
 
 # --- Glance ---------------------------------------------------------------------------------
 mkdir -p "$state/glance/images" "$state/glance/staging" "$state/glance/tasks" "$state/glance/cache"
@@ -185,11 +200,7 @@ EOF
     exit 1
 }
 
-OS_GLANCE_CONFIG_DIR="$state/glance" "$venv/bin/gunicorn" "${gunicorn_flags[@]}" \
-    --bind "127.0.0.1:$gport" wsgi_shim:glance \
-    </dev/null >>"$state/glance.log" 2>&1 &
-started+=("$!")
-echo "$!" >"$state/glance.pid"
+touch "$state/glance.go"
 
 # --- wait (bounded), catalog, openrc, images ---------------------------------------------------
 osctl wait --timeout "$wait_seconds" --pid "$(cat "$state/keystone.pid")" "$keystone_url/v3"

@@ -5,7 +5,9 @@
 
 pub mod bake;
 pub mod history;
+pub mod images;
 pub mod log;
+pub mod retention;
 
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
@@ -200,6 +202,8 @@ macro_rules! views {
 
 views! {
     Build => bake::BakePage,
+    Images => images::ImagesPage,
+    Retention => retention::RetentionPage,
     History => history::HistoryPage,
     Log => log::LogPage,
 }

@@ -15,6 +15,7 @@ use crate::format::{duration, plain};
 pub fn draw(
     dir: &std::path::Path,
     rec: &BuildRecord,
+    inventory: Option<&crate::inventory::Inventory>,
     scroll: usize,
     frame: &mut Frame,
     area: Rect,
@@ -23,7 +24,7 @@ pub fn draw(
     let t = ctx.theme;
     let kv = |k: &str, v: String, style: &str| {
         Line::from(vec![
-            Span::styled(format!("{k:<14}"), t.style("dim")),
+            Span::styled(format!("{k:<14} "), t.style("dim")),
             Span::styled(plain(&v).into_owned(), t.style(style)),
         ])
     };
@@ -75,6 +76,7 @@ pub fn draw(
             },
         ),
         kv("record", dir.display().to_string(), "dim"),
+        glance_now(rec, inventory, t),
         Line::raw(""),
         Line::from(Span::styled("stages", t.style("title"))),
     ];
@@ -121,4 +123,44 @@ pub fn draw(
             .block(panel(t, title, true)),
         area,
     );
+}
+
+/// What Glance says of the build's image now: active and in use, its verdict, or deleted.
+fn glance_now<'a>(
+    rec: &BuildRecord,
+    inventory: Option<&crate::inventory::Inventory>,
+    t: &crate::theme::Theme,
+) -> Line<'a> {
+    let key = Span::styled(format!("{:<14} ", "in Glance now"), t.style("dim"));
+    let (text, style) = match (&rec.image_id, inventory) {
+        (None, _) => ("no image was made".to_string(), "dim"),
+        (Some(_), None) => (
+            "not read yet (the Images tab reads Glance)".to_string(),
+            "dim",
+        ),
+        (Some(id), Some(inv)) => match inv.image(id) {
+            Some(img) => (
+                format!(
+                    "{}, in use by {} server(s) and {} volume(s), {}",
+                    img.status,
+                    img.in_use.servers,
+                    img.in_use.volumes,
+                    match img.verdict {
+                        crate::retention::Verdict::Eligible => "eligible for deletion".to_string(),
+                        crate::retention::Verdict::Keep => format!(
+                            "kept: {}",
+                            img.reasons
+                                .iter()
+                                .map(|r| r.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    }
+                ),
+                "ok",
+            ),
+            None => ("deleted (no longer in Glance)".to_string(), "warning"),
+        },
+    };
+    Line::from(vec![key, Span::styled(text, t.style(style))])
 }

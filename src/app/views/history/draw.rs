@@ -15,9 +15,15 @@ use crate::format::duration;
 /// Draws the History view in its current mode.
 pub fn draw(page: &HistoryPage, frame: &mut Frame, area: Rect, ctx: &DrawCtx<'_>) {
     match (&page.mode, page.selected()) {
-        (Mode::Record { scroll }, Some(Ok((dir, rec)))) => {
-            super::detail::draw(dir, rec, *scroll, frame, area, ctx)
-        }
+        (Mode::Record { scroll }, Some(Ok((dir, rec)))) => super::detail::draw(
+            dir,
+            rec,
+            page.inventory.as_deref(),
+            *scroll,
+            frame,
+            area,
+            ctx,
+        ),
         (Mode::Log(p), _) => draw_pager(p, frame, area, ctx),
         _ => draw_list(page, frame, area, ctx),
     }

@@ -83,6 +83,8 @@ pub struct HistoryPage {
     pub table: TableState,
     /// What is shown.
     pub mode: Mode,
+    /// The images in Glance, once the Images view read them (a record's image state now).
+    pub inventory: Option<std::sync::Arc<crate::inventory::Inventory>>,
 }
 
 impl HistoryPage {
@@ -92,6 +94,7 @@ impl HistoryPage {
             records: Loading::Idle,
             table: TableState::sorted(0, SortDir::Desc),
             mode: Mode::List,
+            inventory: None,
         }
     }
 
@@ -238,6 +241,11 @@ impl Page for HistoryPage {
     fn on_notice(&mut self, notice: &Notice, _shared: &mut Shared) -> Vec<Effect> {
         match notice {
             Notice::BuildsChanged => self.load(),
+            Notice::Inventory(inv) => {
+                self.inventory = Some(inv.clone());
+                Vec::new()
+            }
+            _ => Vec::new(),
         }
     }
 
