@@ -14,7 +14,7 @@ use kiln::app::effect::Effect;
 use kiln::app::page::{Level, Page, Shared};
 use kiln::app::shell::App;
 use kiln::app::views::bake::{self, BakeEffect, Demo, Form};
-use kiln::app::views::{ViewEffect, ViewId, Views, history, log};
+use kiln::app::views::{ViewEffect, ViewId, Views, history, images, log, retention};
 use kiln::bake::events::BuildEvent;
 use kiln::bake::plan::StagePlan;
 use kiln::bake::record::FipsRecord;
@@ -341,6 +341,49 @@ fn every_action_of_every_view_is_in_its_help() {
         history::Action::ALL,
     );
     assert_all_in_help(&[(&idle.views.log, &shared)], log::Action::ALL);
+    // Images: list with a filter, detail, errors (a member's listing: usage problems or none).
+    let inv = common::inventory::demo_inventory(true);
+    let mut i = self::app();
+    i.show(ViewId::Images);
+    i.on_event(
+        images::Event::Loaded(Ok(Box::new(images::Loaded {
+            inventory: inv,
+            records: Vec::new(),
+        })))
+        .into(),
+    );
+    i.on_event(images::Event::Loaded(Err("glance: GET /v2/images: 503".into())).into());
+    let with_error = i.views.images.clone();
+    i.views.images.set_filter("v1.28".into());
+    let filtered = i.views.images.clone();
+    i.views.images.set_filter(String::new());
+    key(&mut i, KeyCode::Enter);
+    assert!(matches!(i.views.images.mode, images::Mode::Detail(_)));
+    let detail = i.views.images.clone();
+    assert_all_in_help(
+        &[
+            (&with_error, &shared),
+            (&filtered, &shared),
+            (&detail, &shared),
+        ],
+        images::Action::ALL,
+    );
+    // Retention: marks, a filter, a run under way.
+    i.show(ViewId::Retention);
+    let fresh = i.views.retention.clone();
+    key(&mut i, KeyCode::Char(' '));
+    i.views.retention.set_filter("v1.27".into());
+    let marked = i.views.retention.clone();
+    i.views.retention.set_filter(String::new());
+    key(&mut i, KeyCode::Char('D'));
+    key(&mut i, KeyCode::Char('1'));
+    let effects = key(&mut i, KeyCode::Enter);
+    assert_eq!(effects.len(), 1, "{effects:?}");
+    let running = i.views.retention.clone();
+    assert_all_in_help(
+        &[(&fresh, &shared), (&marked, &shared), (&running, &shared)],
+        retention::Action::ALL,
+    );
     // The shell's own keys are in every view's help.
     for v in ViewId::ALL {
         let mut a = self::app();

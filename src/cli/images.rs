@@ -57,7 +57,7 @@ pub fn print_table<'a>(
 ) -> std::io::Result<()> {
     writeln!(
         out,
-        "{:<30} {:<7} {:<10} {:>6} {:>10} {:<8} {:<5} {:<7} {:<8} REASONS / FLAGS",
+        "{:<30} {:<7} {:<10} {:>6} {:>10} {:<8} {:<5} {:<11} {:<8} REASONS / FLAGS",
         "NAME", "SERIES", "BUILT", "AGE", "SIZE", "STATUS", "FIPS", "USE", "VERDICT"
     )?;
     for i in images {
@@ -69,7 +69,7 @@ pub fn print_table<'a>(
         let mut notes: Vec<&str> = i.reasons.iter().map(|r| r.as_str()).collect();
         notes.extend(i.flags.iter().map(|f| f.as_str()));
         let line = format!(
-            "{:<30} {:<7} {:<10} {:>6} {:>10} {:<8} {:<5} {:<7} {:<8} {}",
+            "{:<30} {:<7} {:<10} {:>6} {:>10} {:<8} {:<5} {:<11} {:<8} {}",
             i.name,
             i.series.as_deref().unwrap_or("-"),
             i.name_date.map_or_else(|| "-".into(), |d| d.to_string()),
@@ -77,7 +77,7 @@ pub fn print_table<'a>(
             i.size.map_or_else(|| "-".into(), size),
             i.status,
             fips,
-            format!("{}s/{}v", i.in_use.servers, i.in_use.volumes),
+            i.use_summary(),
             match i.verdict {
                 crate::retention::Verdict::Keep => "keep",
                 crate::retention::Verdict::Eligible => "ELIGIBLE",

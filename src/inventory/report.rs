@@ -66,6 +66,26 @@ pub struct ImageReport {
     pub volumes: Vec<VolumeRef>,
 }
 
+impl ImageReport {
+    /// USE as the tables show it: `2 srv`, `1 vol`, `2 srv 1 vol`, `-` when proven unused, `?`
+    /// when nothing uses it in the scope seen but that scope cannot prove it unused.
+    pub fn use_summary(&self) -> String {
+        let InUse { servers, volumes } = self.in_use;
+        match (servers, volumes) {
+            (0, 0) if self.reasons.contains(&Reason::UsageUnknown) => "?".into(),
+            (0, 0) => "-".into(),
+            (s, 0) => format!("{s} srv"),
+            (0, v) => format!("{v} vol"),
+            (s, v) => format!("{s} srv {v} vol"),
+        }
+    }
+
+    /// True when servers or volumes use it.
+    pub fn is_used(&self) -> bool {
+        self.in_use.servers + self.in_use.volumes > 0
+    }
+}
+
 /// Every image of a listing, judged.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Inventory {

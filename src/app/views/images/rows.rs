@@ -9,13 +9,13 @@ use crate::retention::Verdict;
 /// The table's columns.
 pub const COLUMNS: &[Column] = &[
     Column::fit("NAME", 12, 30),
-    Column::fit("SERIES", 6, 7),
-    Column::fit("BUILT", 5, 10),
+    Column::fit("SERIES", 6, 7).optional(1),
+    Column::fit("BUILT", 5, 10).optional(0),
     Column::fit_right("AGE", 3, 6),
-    Column::fit_right("SIZE", 4, 10),
-    Column::fit("STATUS", 6, 11),
+    Column::fit_right("SIZE", 4, 10).optional(2),
+    Column::fit("STATUS", 6, 11).optional(3),
     Column::fit("FIPS", 4, 4),
-    Column::fit("USE", 3, 7),
+    Column::fit("USE", 3, 11),
     Column::fill("VERDICT / FLAGS"),
 ];
 
@@ -84,12 +84,8 @@ impl TableRow for ImageRow {
                 "text",
             ),
             Cell::new(
-                format!("{}s {}v", i.in_use.servers, i.in_use.volumes),
-                if i.in_use.servers + i.in_use.volumes > 0 {
-                    "flag_in_use"
-                } else {
-                    "dim"
-                },
+                i.use_summary(),
+                if i.is_used() { "flag_in_use" } else { "dim" },
             ),
             Cell::new(last, if flags.is_empty() { style } else { "warning" }),
         ]

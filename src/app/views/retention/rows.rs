@@ -11,7 +11,7 @@ pub const COLUMNS: &[Column] = &[
     Column::fit("NAME", 12, 30),
     Column::fit("SERIES", 6, 7),
     Column::fit_right("AGE", 3, 6),
-    Column::fit("USE", 3, 7),
+    Column::fit("USE", 3, 11),
     Column::fit("VERDICT", 8, 8),
     Column::fill("WHY IT STAYS"),
 ];
@@ -40,12 +40,8 @@ impl TableRow for RetentionRow {
             Cell::new(i.series.clone().unwrap_or_else(|| "-".into()), "dim"),
             Cell::new(age(self.age_seconds), "text"),
             Cell::new(
-                format!("{}s {}v", i.in_use.servers, i.in_use.volumes),
-                if i.in_use.servers + i.in_use.volumes > 0 {
-                    "flag_in_use"
-                } else {
-                    "dim"
-                },
+                i.use_summary(),
+                if i.is_used() { "flag_in_use" } else { "dim" },
             ),
             Cell::new(
                 if eligible { "eligible" } else { "keep" },

@@ -56,21 +56,30 @@ pub fn draw<R: TableRow>(frame: &mut Frame, area: Rect, theme: &Theme, view: Tab
     }
     let widths = widths(view.columns, &widest, inner.width);
     let sort = view.state.sort();
-    let header = Row::new(view.columns.iter().enumerate().map(|(i, c)| {
-        let mark = match sort {
-            Some((col, SortDir::Asc)) if col == i => "↑",
-            Some((col, SortDir::Desc)) if col == i => "↓",
-            _ => "",
-        };
-        aligned(format!("{}{mark}", c.title), c, theme.style("dim"))
-    }));
+    let shown_col = |i: usize| widths.get(i).is_some_and(Option::is_some);
+    let header = Row::new(
+        view.columns
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| shown_col(*i))
+            .map(|(i, c)| {
+                let mark = match sort {
+                    Some((col, SortDir::Asc)) if col == i => "↑",
+                    Some((col, SortDir::Desc)) if col == i => "↓",
+                    _ => "",
+                };
+                aligned(format!("{}{mark}", c.title), c, theme.style("dim"))
+            }),
+    );
     let selected = view.state.selected_position();
     let rows = shown.into_iter().enumerate().map(|(n, (_, cells))| {
         let row = Row::new(
             cells
                 .into_iter()
                 .zip(view.columns)
-                .map(|(cell, col)| aligned(cell.text, col, theme.style(cell.style))),
+                .enumerate()
+                .filter(|(i, _)| shown_col(*i))
+                .map(|(_, (cell, col))| aligned(cell.text, col, theme.style(cell.style))),
         );
         if view.focused && window.start + n == selected {
             row.style(theme.style("selection"))
@@ -78,10 +87,13 @@ pub fn draw<R: TableRow>(frame: &mut Frame, area: Rect, theme: &Theme, view: Tab
             row
         }
     });
-    let table = Table::new(rows, widths.iter().map(|w| Constraint::Length(*w)))
-        .header(header)
-        .column_spacing(1)
-        .block(view.block);
+    let table = Table::new(
+        rows,
+        widths.iter().flatten().map(|w| Constraint::Length(*w)),
+    )
+    .header(header)
+    .column_spacing(1)
+    .block(view.block);
     frame.render_widget(table, area);
 }
 
