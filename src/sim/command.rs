@@ -1,5 +1,6 @@
 //! `kiln sim`: its flags, and running the simulator in the foreground: print the `export` lines,
-//! the clouds.yaml path and `ready`, then serve until SIGINT or SIGTERM.
+//! the clouds.yaml path and `ready` (in hybrid mode the `compute` and `volumev3` endpoints to
+//! register in the external Keystone, and `ready`), then serve until SIGINT or SIGTERM.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -45,6 +46,11 @@ pub struct SimArgs {
     /// Where to write the clouds.yaml (default: a new private directory under the temp dir).
     #[arg(long, value_name = "PATH")]
     pub clouds_yaml: Option<PathBuf>,
+    /// Hybrid mode: serve Nova and Cinder for this real Keystone (its v3 URL, e.g. the openrc's
+    /// OS_AUTH_URL), booting servers from the Glance in its catalog. Prints the endpoints to
+    /// register there instead of credentials.
+    #[arg(long, value_name = "URL")]
+    pub external_keystone: Option<String>,
 }
 
 fn parse_service(s: &str) -> Result<Service, String> {
@@ -81,13 +87,28 @@ pub async fn run_foreground(args: SimArgs) -> Result<i32, SimError> {
             error_rate: args.error_rate,
             token_ttl: Duration::from_secs(args.token_ttl.max(1)),
         },
+        external_keystone: args.external_keystone.clone(),
         ..SimConfig::new(args.seed, today)
     };
+    let signals = Signals::catch();
     let sim = start(config).await?;
     for s in &args.missing_services {
         sim.faults().set_missing(*s, true);
     }
     sim.faults().set_delete_in_use(args.delete_in_use);
+    if sim.external_keystone().is_some() {
+        let text = format!(
+            "compute {}\nvolumev3 {}\nready\n",
+            sim.compute_endpoint(),
+            sim.volume_endpoint()
+        );
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+        drop(out);
+        signals.wait().await;
+        sim.stop().await;
+        return Ok(0);
+    }
     let (path, dir) = match args.clouds_yaml {
         Some(p) => (p, None),
         None => {
@@ -109,7 +130,7 @@ pub async fn run_foreground(args: SimArgs) -> Result<i32, SimError> {
     text.push_str(&format!("{}\nready\n", path.display()));
     let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
     drop(out);
-    wait_for_signal().await;
+    signals.wait().await;
     sim.stop().await;
     let _ = std::fs::remove_file(&path);
     if let Some(d) = dir {
@@ -118,20 +139,33 @@ pub async fn run_foreground(args: SimArgs) -> Result<i32, SimError> {
     Ok(0)
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) {
-        (Ok(mut i), Ok(mut t)) => {
-            tokio::select! {
-                _ = i.recv() => {}
-                _ = t.recv() => {}
-            }
+/// SIGINT and SIGTERM, caught from the moment this is made (before `ready` is printed, so a
+/// signal right after it stops the simulator cleanly instead of killing it).
+struct Signals {
+    int: Option<tokio::signal::unix::Signal>,
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn catch() -> Signals {
+        use tokio::signal::unix::{SignalKind, signal};
+        Signals {
+            int: signal(SignalKind::interrupt()).ok(),
+            term: signal(SignalKind::terminate()).ok(),
         }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
+    }
+
+    async fn wait(self) {
+        match (self.int, self.term) {
+            (Some(mut i), Some(mut t)) => {
+                tokio::select! {
+                    _ = i.recv() => {}
+                    _ = t.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
 }
@@ -163,8 +197,14 @@ mod tests {
             "compute",
             "--delete-in-use",
             "conflict",
+            "--external-keystone",
+            "http://127.0.0.1:5000/v3",
         ])
         .unwrap();
+        assert_eq!(
+            w.args.external_keystone.as_deref(),
+            Some("http://127.0.0.1:5000/v3")
+        );
         assert_eq!(w.args.fleet, FleetSize::Large);
         assert_eq!(w.args.missing_services, [Service::Volume, Service::Compute]);
         assert_eq!(w.args.delete_in_use, DeleteInUse::Conflict);

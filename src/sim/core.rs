@@ -1,5 +1,6 @@
 //! What every handler shares: the fleet, the state lock, the fault knobs, the clock, the users'
-//! throwaway secrets, the event channel and the request log.
+//! throwaway secrets, the event channel, the request log, the tests' gates and, in hybrid mode,
+//! the external Keystone.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -9,6 +10,8 @@ use tokio::sync::broadcast;
 
 use super::faults::{Faults, Service};
 use super::fleet::Fleet;
+use super::gate::Gates;
+use super::hybrid::ExternalKeystone;
 use super::state::{CloudState, Timings, Token};
 use crate::clock::Clock;
 
@@ -89,6 +92,10 @@ pub struct Core {
     pub requests: Mutex<Vec<RequestRecord>>,
     /// Counter driving the injected 5xx draws.
     pub draws: AtomicU64,
+    /// Requests tests hold.
+    pub gates: Gates,
+    /// Hybrid mode: the external Keystone that Nova and Cinder tokens come from.
+    pub hybrid: Option<ExternalKeystone>,
 }
 
 /// The most requests kept in the log.
@@ -145,14 +152,20 @@ impl Core {
     }
 
     /// The project id of `token`, or "" when it has none.
-    pub fn project_id(&self, t: &Token) -> &str {
+    pub fn project_id<'a>(&'a self, t: &'a Token) -> &'a str {
+        if let Some(e) = &t.external {
+            return &e.project_id;
+        }
         t.project
             .map(|p| self.fleet.projects[p].id.as_str())
             .unwrap_or("")
     }
 
     /// The user id of `token`.
-    pub fn user_id(&self, t: &Token) -> &str {
-        &self.fleet.users[t.user].id
+    pub fn user_id<'a>(&'a self, t: &'a Token) -> &'a str {
+        match &t.external {
+            Some(e) => &e.user_id,
+            None => &self.fleet.users[t.user].id,
+        }
     }
 }

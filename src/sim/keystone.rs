@@ -186,6 +186,7 @@ fn issue(core: &Core, req: &Req) -> Resp {
         expires_at: now + ttl,
         methods,
         admin: core.fleet.users[user].admin,
+        external: None,
     };
     st.token_serial += 1;
     st.tokens.insert(value.clone(), token.clone());

@@ -2,7 +2,14 @@
 //! Packer's openstack builder, kiln's own client). One loopback port serves Keystone v3
 //! (`/identity`), Glance v2 (`/image`), Nova 2.1 (`/compute`), Cinder v3 (`/volume`) and Neutron
 //! (`/network`) over a deterministic seeded [`fleet::Fleet`], with fault knobs that can be turned
-//! while it runs.
+//! while it runs, and gates that hold chosen requests until a test lets them through.
+//!
+//! In hybrid mode ([`SimConfig::external_keystone`], `kiln sim --external-keystone URL`) its Nova
+//! and Cinder also serve the tokens of a REAL Keystone and boot servers from the images of the
+//! Glance in that Keystone's catalog (see [`hybrid`]); register [`Sim::compute_endpoint`] and
+//! [`Sim::volume_endpoint`] in that catalog. The simulated cloud then starts without servers
+//! and volumes (the fleet's ones name the simulator's own images); its own Keystone, Glance and
+//! Neutron keep working.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), kiln::sim::SimError> {
@@ -21,8 +28,10 @@ pub mod core;
 mod creds;
 pub mod faults;
 pub mod fleet;
+pub mod gate;
 pub mod glance;
 pub mod http;
+pub mod hybrid;
 mod keygen;
 mod keystone;
 mod neutron;
@@ -49,6 +58,7 @@ pub use core::{RequestRecord, SimEvent};
 pub use creds::SimCredentials;
 pub use faults::{DeleteInUse, FaultSettings, Faults, Service};
 pub use fleet::{Fleet, FleetSize};
+pub use gate::{Gate, Held};
 pub use state::Timings;
 pub use tls::SimTls;
 
@@ -80,6 +90,8 @@ pub struct SimConfig {
     pub clock: Arc<dyn Clock>,
     /// Serve HTTPS with this certificate (None: plain HTTP).
     pub tls: Option<SimTls>,
+    /// Hybrid mode: the v3 URL of a real Keystone whose tokens Nova and Cinder accept.
+    pub external_keystone: Option<String>,
 }
 
 impl SimConfig {
@@ -94,6 +106,7 @@ impl SimConfig {
             timings: Timings::default(),
             clock: Arc::new(SystemClock),
             tls: None,
+            external_keystone: None,
         }
     }
 }
@@ -112,6 +125,9 @@ pub enum SimError {
     /// The TLS certificate or key cannot be used.
     #[error("TLS: {0}")]
     Tls(String),
+    /// Hybrid mode cannot be set up.
+    #[error("hybrid mode: {0}")]
+    Hybrid(#[from] hybrid::HybridError),
     /// The clouds.yaml could not be written.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -159,9 +175,19 @@ pub async fn start(config: SimConfig) -> Result<Sim, SimError> {
         })
         .collect();
     let (events, _) = broadcast::channel(1024);
+    let external = config
+        .external_keystone
+        .as_deref()
+        .map(hybrid::ExternalKeystone::new)
+        .transpose()?;
+    let mut cloud = state::CloudState::new(&fleet);
+    if external.is_some() {
+        cloud.servers.clear();
+        cloud.volumes.clear();
+    }
     let core = Arc::new(Core {
         base: format!("{scheme}://{addr}"),
-        state: Mutex::new(state::CloudState::new(&fleet)),
+        state: Mutex::new(cloud),
         fleet,
         faults: Arc::new(Faults::new(&config.faults)),
         clock: config.clock.clone(),
@@ -171,6 +197,8 @@ pub async fn start(config: SimConfig) -> Result<Sim, SimError> {
         events,
         requests: Mutex::new(Vec::new()),
         draws: std::sync::atomic::AtomicU64::new(0),
+        gates: gate::Gates::default(),
+        hybrid: external,
     });
     let (stop, stop_rx) = watch::channel(false);
     let task = tokio::spawn(server::serve(listener, core.clone(), stop_rx, acceptor));
@@ -196,6 +224,28 @@ impl Sim {
     /// Keystone's URL, `http://127.0.0.1:PORT/identity/v3`.
     pub fn auth_url(&self) -> String {
         self.core.auth_url()
+    }
+
+    /// Nova's endpoint for a catalog, `http://127.0.0.1:PORT/compute/v2.1`.
+    pub fn compute_endpoint(&self) -> String {
+        format!("{}/compute/v2.1", self.core.base)
+    }
+
+    /// Cinder's endpoint for a Keystone catalog, with Keystone's project substitution:
+    /// `http://127.0.0.1:PORT/volume/v3/%(project_id)s`.
+    pub fn volume_endpoint(&self) -> String {
+        format!("{}/volume/v3/%(project_id)s", self.core.base)
+    }
+
+    /// In hybrid mode, the external Keystone's v3 URL.
+    pub fn external_keystone(&self) -> Option<&str> {
+        self.core.hybrid.as_ref().map(|h| h.url())
+    }
+
+    /// Holds every `method` `path` request to `service` (the path below the service prefix,
+    /// e.g. `/v2.1/servers/detail`) until the test releases it; see [`gate`].
+    pub fn hold(&self, service: Service, method: &str, path: &str) -> Gate {
+        self.core.gates.add(service, method, path)
     }
 
     /// The seeded fleet (as it started; see [`Sim::snapshot`] for now).

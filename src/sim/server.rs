@@ -1,6 +1,8 @@
 //! The simulator's HTTP/1.1 server on hyper: accepts on a loopback listener until stopped,
-//! parses each request, applies the fault knobs (latency, injected 5xx, failing services),
-//! checks the token, routes by the first path segment to the service, and records the answer.
+//! parses each request, holds it while a test's gate says so, applies the fault knobs (latency,
+//! injected 5xx, failing services), checks the token (in hybrid mode a Nova or Cinder token may
+//! come from the external Keystone), routes by the first path segment to the service, and
+//! records the answer.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use tokio_rustls::TlsAcceptor;
 use super::core::{Core, RequestRecord};
 use super::faults::Service;
 use super::http::{Req, Resp, Style, parse_query, segments};
+use super::hybrid::{self, Prepared};
 use super::{cinder, glance, keystone, neutron, nova};
 
 /// The largest request body accepted (image uploads in tests are small).
@@ -124,40 +127,60 @@ async fn answer(core: &Core, req: Request<Incoming>) -> Response<Full<Bytes>> {
         body,
         base: core.base.clone(),
     };
+    let path = format!("/{}", req.segments.join("/"));
+    if let Some(svc) = service {
+        core.gates.pass(svc, &req.method, &path).await;
+    }
     let latency = core.faults.latency();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let resp = route(core, service, &req);
+    let resp = match injected(core, service, &req) {
+        Some(r) => r,
+        None => {
+            let prepared = match &core.hybrid {
+                Some(ext) => hybrid::prepare(core, ext, service, &req).await,
+                None => Prepared::default(),
+            };
+            match prepared.answer {
+                Some(r) => r,
+                None => route(core, service, &req, prepared),
+            }
+        }
+    };
     core.record(RequestRecord {
         service,
         method: req.method.clone(),
-        path: format!("/{}", req.segments.join("/")),
+        path,
         query: query_text,
         status: resp.status,
     });
     to_hyper(resp)
 }
 
-fn route(core: &Core, service: Option<Service>, req: &Req) -> Resp {
+/// The answer of a failing service or an injected 5xx, when the fault knobs say so.
+fn injected(core: &Core, service: Option<Service>, req: &Req) -> Option<Resp> {
     let style = style_of(service, req);
-    if let Some(svc) = service {
-        if let Some(status) = core.faults.failing(svc) {
-            return Resp::error(
-                style,
-                status,
-                &format!("{} is failing (fault injected)", svc.name()),
-            );
-        }
-        if let Some(status) = core.draw_error() {
-            return Resp::error(style, status, "injected server error");
-        }
+    let svc = service?;
+    if let Some(status) = core.faults.failing(svc) {
+        return Some(Resp::error(
+            style,
+            status,
+            &format!("{} is failing (fault injected)", svc.name()),
+        ));
     }
-    let token = req.header("x-auth-token").and_then(|v| core.token(v));
+    core.draw_error()
+        .map(|status| Resp::error(style, status, "injected server error"))
+}
+
+fn route(core: &Core, service: Option<Service>, req: &Req, prepared: Prepared) -> Resp {
+    let token = prepared
+        .token
+        .or_else(|| req.header("x-auth-token").and_then(|v| core.token(v)));
     match service {
         Some(Service::Identity) => keystone::handle(core, req),
         Some(Service::Image) => glance::handle(core, req, token.as_ref()),
-        Some(Service::Compute) => nova::handle(core, req, token.as_ref()),
+        Some(Service::Compute) => nova::handle(core, req, token.as_ref(), &prepared.images),
         Some(Service::Volume) => cinder::handle(core, req, token.as_ref()),
         Some(Service::Network) => neutron::handle(core, req, token.as_ref()),
         None if req.segments.is_empty() => Resp::json(

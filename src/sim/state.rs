@@ -95,6 +95,22 @@ pub struct Token {
     pub methods: Vec<String>,
     /// The admin role (user is admin).
     pub admin: bool,
+    /// Who the token is, when an external Keystone issued it (hybrid mode): then `user` and
+    /// `project` mean nothing and the ids come from here.
+    pub external: Option<std::sync::Arc<ExternalIdentity>>,
+}
+
+/// A token's identity as an external Keystone told it (hybrid mode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalIdentity {
+    /// User id.
+    pub user_id: String,
+    /// Project id ("" when the token is not project-scoped).
+    pub project_id: String,
+    /// Role names (implied roles included, as Keystone lists them).
+    pub roles: Vec<String>,
+    /// The public `image` endpoint of the token's catalog, when it has one.
+    pub glance: Option<String>,
 }
 
 /// A Nova keypair.

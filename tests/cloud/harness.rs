@@ -1,6 +1,7 @@
 //! A REAL Keystone 30 + Glance 33 on 127.0.0.1 for tests (tests/cloud/start-openstack.sh), with
-//! optional knobs (token lifetime, Glance page caps). Dropping the handle stops both services by
-//! their PIDs on every exit path; on a panic the state dir (logs) is kept.
+//! optional knobs (token lifetime, Glance page caps), more services in its catalog (e.g. the
+//! simulator's Nova and Cinder) and each service's access log. Dropping the handle stops both
+//! services by their PIDs on every exit path; on a panic the state dir (logs) is kept.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -69,6 +70,38 @@ impl RealCloud {
     #[allow(dead_code)]
     pub fn glance_db(&self) -> PathBuf {
         self.state().join("glance/glance.db")
+    }
+
+    /// Adds a service of `kind` (`compute`, `volumev3`) named `name` at `url` to the catalog
+    /// (tests/cloud/osctl.py register-endpoint, as the openrc's admin).
+    #[allow(dead_code)]
+    pub fn register_endpoint(&self, kind: &str, name: &str, url: &str) {
+        let mut cmd = Command::new("python3");
+        cmd.arg(cloud_dir().join("osctl.py"))
+            .args(["register-endpoint", kind, name, url]);
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("OS_") {
+                cmd.env_remove(&k);
+            }
+        }
+        let out = cmd
+            .envs(&self.openrc)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run osctl.py register-endpoint");
+        assert!(
+            out.status.success(),
+            "register-endpoint {kind} {url}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The access log of `service` (`keystone`, `glance`): one line a request answered so far.
+    #[allow(dead_code)]
+    pub fn access_log(&self, service: &str) -> String {
+        std::fs::read_to_string(self.state().join(format!("{service}-access.log")))
+            .unwrap_or_default()
     }
 
     /// An openrc variable.

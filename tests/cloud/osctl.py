@@ -10,9 +10,15 @@
                                          poll URL until it answers any HTTP status (bounded);
                                          fail at once if PID dies
   osctl.py register-image URL            add an `image` service with URL to the catalog
+  osctl.py register-endpoint TYPE NAME URL
+                                         add a service of TYPE named NAME with URL (public,
+                                         internal and admin, in OS_REGION_NAME) to the catalog,
+                                         e.g. the simulator's Nova and Cinder in hybrid mode;
+                                         Keystone expands %(project_id)s in URL per token
   osctl.py seed                          create the test images (skips names that exist)
 
-register-image and seed authenticate with the OS_* variables of the environment (an openrc).
+register-image, register-endpoint and seed authenticate with the OS_* variables of the
+environment (an openrc).
 """
 
 import argparse
@@ -154,15 +160,15 @@ def token_and_catalog():
     return resp.headers["X-Subject-Token"], data["token"]["catalog"]
 
 
-def register_image(url):
+def register_endpoint(kind, name, url):
     token, catalog = token_and_catalog()
-    if any(s["type"] == "image" for s in catalog):
-        return
+    if any(s["type"] == kind for s in catalog):
+        sys.exit(f"the catalog already has a {kind} service")
     auth_url = env("OS_AUTH_URL").rstrip("/")
     _, svc = request(
         "POST",
         f"{auth_url}/services",
-        {"service": {"type": "image", "name": "glance", "enabled": True}},
+        {"service": {"type": kind, "name": name, "enabled": True}},
         token,
     )
     for interface in ("public", "internal", "admin"):
@@ -180,6 +186,12 @@ def register_image(url):
             },
             token,
         )
+
+
+def register_image(url):
+    _, catalog = token_and_catalog()
+    if not any(s["type"] == "image" for s in catalog):
+        register_endpoint("image", "glance", url)
 
 
 def image_url(catalog):
@@ -225,6 +237,10 @@ def main():
     w.add_argument("--pid", type=int, action="append", default=[])
     w.add_argument("--timeout", type=float, default=60)
     sub.add_parser("register-image").add_argument("url")
+    ep = sub.add_parser("register-endpoint")
+    ep.add_argument("type")
+    ep.add_argument("name")
+    ep.add_argument("url")
     sub.add_parser("seed")
     ln = sub.add_parser("listen")
     ln.add_argument("portfile")
@@ -237,6 +253,8 @@ def main():
         wait(a.url, a.pid, a.timeout)
     elif a.cmd == "register-image":
         register_image(a.url)
+    elif a.cmd == "register-endpoint":
+        register_endpoint(a.type, a.name, a.url)
     elif a.cmd == "seed":
         seed()
     elif a.cmd == "listen":

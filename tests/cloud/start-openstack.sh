@@ -7,7 +7,8 @@
 #
 # The services run from a venv at ${KILN_OPENSTACK_VENV:-$HOME/.cache/kiln/openstack-venv},
 # created on first use from PyPI (needs python3 with the venv module, and network to PyPI once).
-# Logs: STATE_DIR/*.log. PIDs: STATE_DIR/keystone.pid, STATE_DIR/glance.pid.
+# Logs: STATE_DIR/*.log (STATE_DIR/SERVICE-access.log: one line a request, e.g.
+# `"DELETE /v2/images/ID HTTP/1.1" 204`). PIDs: STATE_DIR/keystone.pid, STATE_DIR/glance.pid.
 # Seeded images: ubuntu-22.04 (active), ubuntu-pro-22.04-fips (active, ubuntu_pro=true),
 # ubuntu-queued (queued).
 # Optional: KILN_KEYSTONE_TOKEN_EXPIRATION (seconds a token lives; Keystone's default 3600),
@@ -94,7 +95,8 @@ held() {
     local svc="$1" confdir="$2"
     rm -f "$state/$svc.port" "$state/$svc.go"
     env "OS_${svc^^}_CONFIG_DIR=$confdir" "$py" "$here/osctl.py" listen "$state/$svc.port" "$state/$svc.go" -- \
-        "$venv/bin/gunicorn" "${gunicorn_flags[@]}" --bind "fd://{fd}" "wsgi_shim:$svc" \
+        "$venv/bin/gunicorn" "${gunicorn_flags[@]}" --bind "fd://{fd}" \
+        --access-logfile "$state/$svc-access.log" "wsgi_shim:$svc" \
         </dev/null >>"$state/$svc.log" 2>&1 &
     started+=("$!")
     echo "$!" >"$state/$svc.pid"

@@ -1,7 +1,9 @@
 //! Nova (compute API 2.1): version documents, flavors, servers list/detail with the `image`,
 //! `all_tenants` (admin only, else 403), `project_id`, `name` and `status` filters and
 //! pagination, server create (image or boot-from-volume) / get / delete, the `os-stop`,
-//! `os-start` and `createImage` actions with realistic status transitions, and keypairs.
+//! `os-start` and `createImage` actions with realistic status transitions, and keypairs. In
+//! hybrid mode a server may boot from an image of the external Glance (looked up before the
+//! handler runs and handed to it).
 
 mod actions;
 mod keypairs;
@@ -25,8 +27,9 @@ fn version(core: &Core) -> Value {
            "links": [{"rel": "self", "href": format!("{}/compute/v2.1/", core.base)}]})
 }
 
-/// Handles `/compute/...`.
-pub fn handle(core: &Core, req: &Req, token: Option<&Token>) -> Resp {
+/// Handles `/compute/...`; `external` are images of the external Glance the request names
+/// (hybrid mode).
+pub fn handle(core: &Core, req: &Req, token: Option<&Token>, external: &[FleetImage]) -> Resp {
     let path = req.path();
     match (req.method.as_str(), path.as_slice()) {
         ("GET", []) => return Resp::json(200, &json!({"versions": [version(core)]})),
@@ -54,7 +57,7 @@ pub fn handle(core: &Core, req: &Req, token: Option<&Token>) -> Resp {
         },
         ("GET", ["servers"]) => list(core, req, t, false),
         ("GET", ["servers", "detail"]) => list(core, req, t, true),
-        ("POST", ["servers"]) => create(core, req, t),
+        ("POST", ["servers"]) => create(core, req, t, external),
         ("GET", ["servers", id]) => {
             let st = core.lock();
             match visible(&st.servers, id, t, core) {
@@ -153,7 +156,7 @@ fn list(core: &Core, req: &Req, t: &Token, detail: bool) -> Resp {
     Resp::json(200, &body)
 }
 
-fn create(core: &Core, req: &Req, t: &Token) -> Resp {
+fn create(core: &Core, req: &Req, t: &Token, external: &[FleetImage]) -> Resp {
     let body = match req.json() {
         Ok(b) => b,
         Err(r) => return r,
@@ -198,7 +201,11 @@ fn create(core: &Core, req: &Req, t: &Token) -> Resp {
         .map(|(i, _)| i.clone())
         .or(image_ref.clone());
     let image: Option<FleetImage> = match &wanted {
-        Some(id) => match st.images.get(id) {
+        Some(id) => match st
+            .images
+            .get(id)
+            .or_else(|| external.iter().find(|i| i.id == *id))
+        {
             Some(i) if i.status == "active" => Some(i.clone()),
             _ => return Resp::bad_request(STYLE, &format!("Image {id} could not be found.")),
         },
