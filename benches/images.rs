@@ -3,10 +3,10 @@
 //!    wall time and kiln's peak RSS over 10 runs, usage lookups (Nova and Cinder, all projects)
 //!    included (goal: < 0.5 s).
 //! 2. Against the REAL Keystone + Glance (tests/cloud/) holding 15 `rke2-node-*` images beside
-//!    its 3 seeded ones: kiln's listing beside python-openstackclient's
-//!    `openstack image list --long` on the same data, alternated, 5 runs each (goal: kiln >= 5x
-//!    faster). This catalog has no Nova or Cinder, so kiln's usage lookups are refused by the
-//!    catalog (the images keep `usage_unknown`); the simulator part is where usage costs.
+//!    its 3 seeded ones, with the simulator as Nova and Cinder for that Keystone (hybrid mode,
+//!    3 servers booted from the images): kiln's listing, usage lookups included, beside
+//!    python-openstackclient's `openstack image list --long` on the same data, alternated, 5
+//!    runs each (goal: kiln >= 5x faster). Both authenticate to Keystone once per run.
 //!
 //! Run: `cargo bench --bench images`. `cargo test --benches` runs part 1 small, once.
 
@@ -14,6 +14,7 @@
 mod harness;
 mod support;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -134,6 +135,16 @@ fn openstack_cli() -> PathBuf {
 fn against_real_glance(rt: &tokio::runtime::Runtime, runs: usize) {
     let osc = openstack_cli();
     let cloud = harness::RealCloud::start(&[]);
+    let sim = rt
+        .block_on(kiln::sim::start(SimConfig {
+            fleet: FleetSize::Small,
+            external_keystone: Some(cloud.var("OS_AUTH_URL")),
+            ..SimConfig::new(3, chrono::Utc::now().date_naive())
+        }))
+        .expect("start the simulator as Nova and Cinder");
+    cloud.register_endpoint("compute", "nova", &sim.compute_endpoint());
+    cloud.register_endpoint("volumev3", "cinderv3", &sim.volume_endpoint());
+    let compute = sim.compute_endpoint();
     rt.block_on(async {
         let http = reqwest::Client::new();
         let token = token(&http, &cloud).await;
@@ -163,25 +174,67 @@ fn against_real_glance(rt: &tokio::runtime::Runtime, runs: usize) {
                 .await
                 .expect("upload");
             assert_eq!(put.status(), 204);
+            if n < 3 {
+                let r = http
+                    .post(format!("{compute}/servers"))
+                    .header("x-auth-token", &token)
+                    .json(
+                        &json!({"server": {"name": format!("node-{n}"), "imageRef": id,
+                                             "flavorRef": "m1.small"}}),
+                    )
+                    .send()
+                    .await
+                    .expect("boot");
+                assert!(r.status().is_success(), "boot: {}", r.status());
+            }
         }
     });
+    let token = rt.block_on(token(&reqwest::Client::new(), &cloud));
+    compare(&osc, "password (openrc)", &cloud.openrc, runs);
+    // The same run with a token issued beforehand (`openstack token issue`, as CI jobs do):
+    // both clients still ask Keystone for their catalog, without the password's bcrypt.
+    let mut with_token: BTreeMap<String, String> = cloud
+        .openrc
+        .iter()
+        .filter(|(k, _)| {
+            !matches!(
+                k.as_str(),
+                "OS_USERNAME" | "OS_PASSWORD" | "OS_USER_DOMAIN_NAME"
+            )
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    with_token.insert("OS_AUTH_TYPE".into(), "v3token".into());
+    with_token.insert("OS_TOKEN".into(), token);
+    compare(&osc, "token (OS_AUTH_TYPE=v3token)", &with_token, runs);
+    rt.block_on(sim.stop());
+}
+
+/// kiln and the openstack CLI alternated on `env`, `runs` times each.
+fn compare(osc: &Path, auth: &str, env: &BTreeMap<String, String>, runs: usize) {
     let home = tempfile::tempdir().expect("home");
     let (mut k_walls, mut o_walls, mut k_rss, mut o_rss) = (Vec::new(), Vec::new(), 0, 0);
     for _ in 0..runs {
         let mut k = Command::new(kiln());
         isolated(&mut k, home.path());
-        k.args(["images", "--json"]).envs(cloud.openrc.iter());
+        k.args(["images", "--json"]).envs(env.iter());
         let m = measured(&mut k);
         assert_eq!(m.code, 0, "kiln images --json failed");
         let v: Vec<Value> = serde_json::from_slice(&m.stdout).expect("JSON");
         assert_eq!(v.len(), 15);
+        assert!(v.iter().all(|i| i["usage_scope"] == "all_projects"));
+        let used: u64 = v
+            .iter()
+            .filter_map(|i| i["in_use"]["servers"].as_u64())
+            .sum();
+        assert_eq!(used, 3, "the three booted servers");
         k_walls.push(m.wall);
         k_rss = k_rss.max(m.max_rss_kib);
 
-        let mut o = Command::new(&osc);
+        let mut o = Command::new(osc);
         isolated(&mut o, home.path());
         o.args(["image", "list", "--long", "-f", "json"])
-            .envs(cloud.openrc.iter());
+            .envs(env.iter());
         let m = measured(&mut o);
         assert_eq!(m.code, 0, "openstack image list failed");
         let v: Vec<Value> = serde_json::from_slice(&m.stdout).expect("JSON");
@@ -192,7 +245,7 @@ fn against_real_glance(rt: &tokio::runtime::Runtime, runs: usize) {
     let (kmin, kmed, kmax) = spread(k_walls);
     let (omin, omed, omax) = spread(o_walls);
     println!(
-        "real Keystone + Glance, 18 images (15 rke2-node-*), {runs} runs each, alternated:\n  \
+        "real Keystone + Glance (simulated Nova and Cinder), 18 images (15 rke2-node-*), auth by {auth}, {runs} runs each, alternated:\n  \
          kiln images --json                  min {kmin:.3} s, median {kmed:.3} s, max {kmax:.3} s, peak RSS {} MiB\n  \
          openstack image list --long -f json min {omin:.3} s, median {omed:.3} s, max {omax:.3} s, peak RSS {} MiB\n  \
          ratio (medians): kiln is {:.1}x faster",

@@ -22,9 +22,43 @@ pub struct Measured {
     pub stdout: Vec<u8>,
 }
 
-/// Runs `cmd` (stdin null, stdout to a temp file, stderr inherited) and measures it.
+/// Runs `cmd` (stdin null, stdout to a temp file, stderr inherited) and measures it. With
+/// GNU time at /usr/bin/time, the peak RSS is the one it reports for `cmd`: a child forked from
+/// a large bench process (say one holding a 5,000-image simulator) would otherwise carry the
+/// bench's resident set into its own `ru_maxrss` until it execs.
 #[allow(dead_code)]
 pub fn measured(cmd: &mut std::process::Command) -> Measured {
+    let gnu_time = std::path::Path::new("/usr/bin/time");
+    if !gnu_time.exists() {
+        return measured_direct(cmd);
+    }
+    let report = tempfile::NamedTempFile::new().expect("temp file");
+    let mut wrapped = std::process::Command::new(gnu_time);
+    wrapped
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(report.path())
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => wrapped.env(k, v),
+            None => wrapped.env_remove(k),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        wrapped.current_dir(dir);
+    }
+    let mut m = measured_direct(&mut wrapped);
+    let text = std::fs::read_to_string(report.path()).unwrap_or_default();
+    if let Some(kib) = text.lines().last().and_then(|l| l.trim().parse().ok()) {
+        m.max_rss_kib = kib;
+    }
+    m
+}
+
+fn measured_direct(cmd: &mut std::process::Command) -> Measured {
     use std::os::unix::process::ExitStatusExt;
     let out = tempfile::tempfile().expect("temp file");
     let started = std::time::Instant::now();

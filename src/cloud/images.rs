@@ -231,12 +231,24 @@ impl Meet {
     }
 }
 
+/// Walks from one end until the cursors meet. The newest-first cursor says (through
+/// `first_page`) when its first page is in; the oldest-first one waits for that, so a list that
+/// fits one page costs one request (and one token validation behind Glance), not two.
 async fn cursor(
     s: &CloudSession,
     filters: &[(String, String)],
     newest_first: bool,
     meet: &std::sync::Mutex<Meet>,
+    first_page: FirstPage,
 ) -> Result<Vec<Image>, CloudError> {
+    let mut first_page = first_page;
+    if let FirstPage::Wait(rx) = &mut first_page {
+        // A dropped sender: the other cursor failed before its first page; its error is the
+        // listing's, and this end is not asked.
+        if rx.wait_for(|done| *done).await.is_err() {
+            return Ok(Vec::new());
+        }
+    }
     let sort = if newest_first {
         "created_at:desc"
     } else {
@@ -277,23 +289,39 @@ async fn cursor(
         }
         if next.is_none() {
             m.complete = true;
+        }
+        drop(m);
+        if let FirstPage::Tell(tx) = &first_page {
+            let _ = tx.send(true);
+        }
+        if next.is_none() {
             return Ok(out);
         }
         marker = next;
     }
 }
 
-/// Every image matching `filters`, fetched by two cursors at once (newest first and oldest first)
-/// that stop where they meet: Glance pages by marker, so this is how pages run concurrently.
+/// How a cursor takes part in the first-page handshake.
+enum FirstPage {
+    /// Says when the first page is in.
+    Tell(tokio::sync::watch::Sender<bool>),
+    /// Starts after the other cursor's first page.
+    Wait(tokio::sync::watch::Receiver<bool>),
+}
+
+/// Every image matching `filters`, fetched by two cursors at once (newest first and oldest first,
+/// the second from the first page on) that stop where they meet: Glance pages by marker, so this
+/// is how pages run concurrently.
 /// Newest first, each image once.
 pub async fn list_concurrently(
     s: &CloudSession,
     filters: &[(String, String)],
 ) -> Result<Vec<Image>, CloudError> {
     let meet = std::sync::Mutex::new(Meet::default());
+    let (tx, rx) = tokio::sync::watch::channel(false);
     let (down, up) = tokio::join!(
-        cursor(s, filters, true, &meet),
-        cursor(s, filters, false, &meet)
+        cursor(s, filters, true, &meet, FirstPage::Tell(tx)),
+        cursor(s, filters, false, &meet, FirstPage::Wait(rx))
     );
     let mut all = match (down, up) {
         (Ok(d), Ok(u)) => [d, u].concat(),
