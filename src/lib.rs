@@ -12,6 +12,7 @@ pub mod demo;
 pub mod format;
 pub mod logging;
 pub mod manifest;
+pub mod node;
 pub mod secrets;
 pub mod settings;
 pub mod theme;

@@ -61,5 +61,6 @@ async fn run(cli: Cli) -> Result<i32> {
             kiln::demo::run_headless(&settings, &a).await
         }
         Some(Command::Demo(a)) => run_console(settings, StartView::Demo(a), clock).await,
+        Some(Command::Inspect(a)) => kiln::cli::inspect::run(&settings, &a, &env).await,
     }
 }

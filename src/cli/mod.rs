@@ -1,5 +1,5 @@
 //! The command-line edge: clap arguments (`args`), and one module per headless command
-//! (`build`, `preflight`, `history`) with their printers (`events`, `checklist`). `main.rs`
+//! (`build`, `preflight`, `history`, `inspect`) with their printers (`events`, `checklist`). `main.rs`
 //! dispatches here; errors become `anyhow` messages only at this edge.
 
 pub mod args;
@@ -7,11 +7,13 @@ pub mod build;
 pub mod checklist;
 pub mod events;
 pub mod history;
+pub mod inspect;
 pub mod preflight;
 pub mod signals;
 
 pub use args::{
-    BuildArgs, Cli, Command, DemoArgs, GlobalArgs, HistoryArgs, PreflightArgs, parse_var,
+    BuildArgs, Cli, Command, DemoArgs, GlobalArgs, HistoryArgs, InspectArgs, PreflightArgs,
+    parse_var,
 };
 
 /// The process environment, read at the edge and passed down as a lookup.

@@ -12,6 +12,7 @@ use kiln::bake::router::StageRouter;
 pub mod fake;
 pub mod pty;
 pub mod screen;
+pub mod sshd;
 
 /// tests/data/packer.
 pub fn data_dir() -> PathBuf {
