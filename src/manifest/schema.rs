@@ -155,11 +155,15 @@ impl ImageManifest {
     /// version is checked before the fields, so a 2.x manifest is refused as such even when its
     /// fields changed.
     pub fn parse(text: &str, source_name: &str) -> Result<ImageManifest, ManifestError> {
-        let invalid = |e: serde_json::Error| ManifestError::Invalid {
-            source_name: source_name.to_string(),
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
+        let invalid = |e: serde_json::Error| {
+            let full = e.to_string();
+            let place = format!(" at line {} column {}", e.line(), e.column());
+            ManifestError::Invalid {
+                source_name: source_name.to_string(),
+                line: e.line(),
+                column: e.column(),
+                message: full.strip_suffix(&place).unwrap_or(&full).to_string(),
+            }
         };
         #[derive(Deserialize)]
         struct Version {
