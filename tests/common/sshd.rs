@@ -122,7 +122,7 @@ impl Sshd {
                 "HostKey {host}\nPidFile {pid}\nAuthorizedKeysFile {ak}\nPasswordAuthentication no\n\
                  KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin prohibit-password\n\
                  StrictModes no\nUsePAM no\nAllowUsers {user}\nMaxStartups 400:30:800\nMaxSessions 64\n\
-                 SetEnv PATH={bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin {SESSION_MARKER}={dir}\n\
+                 SetEnv PATH={bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin SHLVL=1 {SESSION_MARKER}={dir}\n\
                  LogLevel DEBUG1\n",
                 host = host.display(),
                 pid = dir.join("sshd.pid").display(),

@@ -1,0 +1,184 @@
+//! Node inspection fan-out against the REAL OpenSSH server: one sshd listening on 50 ports of
+//! 127.0.0.1 (50 endpoints, 50 connections, each known_hosts entry its own), each node a fake
+//! filesystem plus stub commands as in tests/inspect_ssh.rs. Measures `kiln::node::inspect` on
+//! one node, then on 50 at once (the default fan-out of 16, and 50). Goal: the 50 in under 2x
+//! the time of one.
+//!
+//! Run: `cargo bench --bench inspect` (release). `cargo test --benches` runs it small.
+
+#[path = "../tests/common/sshd.rs"]
+mod sshd;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kiln::manifest::{Expectations, PinnedList};
+use kiln::node::{AcceptNew, InspectOptions, Progress, Stage, Target, inspect};
+
+const GOLDEN: &str = include_str!("../tests/stages/golden/image-manifest.json");
+
+fn main() {
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let (nodes, runs) = if quick { (8, 1) } else { (50, 5) };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let server = sshd::Sshd::start(
+        &root.join("sshd"),
+        &sshd::SshdSpec {
+            ports: nodes,
+            extra: vec![],
+        },
+    );
+    let pinned = PinnedList::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("stages/03-prepull-images.sh"),
+    )
+    .expect("pinned list");
+    let node = root.join("node");
+    std::fs::create_dir_all(&node).expect("node dir");
+    let mut manifest: serde_json::Value = serde_json::from_str(GOLDEN).expect("golden");
+    let harbor: Vec<String> = pinned
+        .images
+        .iter()
+        .map(|p| p.harbor_ref("harbor.vitro.lan"))
+        .collect();
+    manifest["prepulled_images"] = harbor
+        .iter()
+        .cloned()
+        .map(serde_json::Value::from)
+        .collect();
+    manifest["prepull_failures"] = serde_json::json!([]);
+    manifest["prepulled_image_upstream"] = pinned
+        .images
+        .iter()
+        .map(|p| {
+            (
+                p.harbor_ref("harbor.vitro.lan"),
+                serde_json::Value::from(p.upstream.clone()),
+            )
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    std::fs::write(node.join("image-manifest.json"), manifest.to_string()).expect("manifest");
+    let images: String = pinned
+        .images
+        .iter()
+        .flat_map(|p| [p.harbor_ref("harbor.vitro.lan"), p.upstream.clone()])
+        .map(|r| r + "\n")
+        .collect();
+    std::fs::write(node.join("images.txt"), images).expect("images");
+    server.stub(
+        "rke2",
+        "printf 'rke2 version v1.28.15+rke2r1 (a1b2c3d)\\ngo version go1.22.8\\n'",
+    );
+    server.stub(
+        "ctr",
+        &format!("exec cat {}", node.join("images.txt").display()),
+    );
+    server.stub("pro", "echo '{\"attached\": false, \"services\": []}'");
+    let known_hosts = root.join("known_hosts");
+    std::fs::write(&known_hosts, server.known_hosts()).expect("known_hosts");
+
+    let mut options = InspectOptions::new(root);
+    options.user = server.user.clone();
+    options.identities = vec![server.client_key.clone()];
+    options.default_identities = Vec::new();
+    options.known_hosts = known_hosts;
+    options.manifest_path = node.join("image-manifest.json").display().to_string();
+    let expect = Expectations {
+        pinned: Some(pinned),
+        k8s_version: Some("v1.28.15+rke2r1".into()),
+        ..Expectations::default()
+    };
+    let targets: Vec<Target> = server
+        .ports
+        .iter()
+        .map(|p| Target::new("127.0.0.1", *p))
+        .collect();
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let measure = |targets: &[Target], parallel: usize| -> (f64, Duration, Duration) {
+        let mut o = options.clone();
+        o.parallel = parallel;
+        let phases: Arc<Mutex<Vec<(usize, Stage, Instant)>>> = Arc::default();
+        let p = phases.clone();
+        let started = Instant::now();
+        let reports = rt.block_on(inspect(
+            targets,
+            &o,
+            &expect,
+            Arc::new(AcceptNew(false)),
+            Arc::new(move |e: Progress| {
+                if let Ok(mut v) = p.lock() {
+                    v.push((e.index, e.stage, Instant::now()));
+                }
+            }),
+        ));
+        let wall = started.elapsed().as_secs_f64();
+        for r in &reports {
+            assert!(r.ok, "{}: {:?}", r.host, r.error);
+            assert!(r.drift.is_empty(), "{}: {:?}", r.host, r.drift);
+        }
+        // median connect (Connecting -> Reading) and read (Reading -> Done) per node
+        let v = phases.lock().map(|v| v.clone()).unwrap_or_default();
+        let at = |i: usize, f: &dyn Fn(&Stage) -> bool| {
+            v.iter()
+                .find(|(j, s, _)| *j == i && f(s))
+                .map(|(_, _, t)| *t)
+        };
+        let mut connect = Vec::new();
+        let mut read = Vec::new();
+        for i in 0..targets.len() {
+            if let (Some(c), Some(r), Some(d)) = (
+                at(i, &|s| *s == Stage::Connecting),
+                at(i, &|s| *s == Stage::Reading),
+                at(i, &|s| matches!(s, Stage::Done { .. })),
+            ) {
+                connect.push(r - c);
+                read.push(d - r);
+            }
+        }
+        connect.sort();
+        read.sort();
+        (wall, connect[connect.len() / 2], read[read.len() / 2])
+    };
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    // warm up (page cache, sshd's first fork)
+    measure(&targets[..1], 1);
+    let mut one = Vec::new();
+    let mut phases_one = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..runs {
+        let (w, c, r) = measure(&targets[..1], 1);
+        one.push(w);
+        phases_one = (c, r);
+    }
+    let one = median(one);
+    println!(
+        "inspect: 1 node {:.3}s (connect {:.3}s, reads {:.3}s; median of {runs})",
+        one,
+        phases_one.0.as_secs_f64(),
+        phases_one.1.as_secs_f64()
+    );
+    for parallel in [kiln::node::options::DEFAULT_PARALLEL, nodes] {
+        let mut all = Vec::new();
+        let mut ph = (Duration::ZERO, Duration::ZERO);
+        for _ in 0..runs {
+            let (w, c, r) = measure(&targets, parallel);
+            all.push(w);
+            ph = (c, r);
+        }
+        let all = median(all);
+        println!(
+            "inspect: {nodes} nodes, {parallel} at once: {all:.3}s = {:.2}x one node (goal < 2x); per node median connect {:.3}s, reads {:.3}s",
+            all / one,
+            ph.0.as_secs_f64(),
+            ph.1.as_secs_f64()
+        );
+    }
+}
