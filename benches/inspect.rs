@@ -1,5 +1,6 @@
-//! Node inspection fan-out against the REAL OpenSSH server: one sshd listening on 50 ports of
-//! 127.0.0.1 (50 endpoints, 50 connections, each known_hosts entry its own), each node a fake
+//! Node inspection fan-out against the REAL OpenSSH server: 50 endpoints on 127.0.0.1 (four
+//! sshd processes of up to 16 ports each, sshd's MAX_LISTEN_SOCKS; 50 connections, each
+//! known_hosts entry its own), each node a fake
 //! filesystem plus stub commands as in tests/inspect_ssh.rs. Measures `kiln::node::inspect` on
 //! one node, then on 50 at once (the default fan-out of 16, and 50). Goal: the 50 in under 2x
 //! the time of one.
@@ -18,18 +19,37 @@ use kiln::node::{AcceptNew, InspectOptions, Progress, Stage, Target, inspect};
 
 const GOLDEN: &str = include_str!("../tests/stages/golden/image-manifest.json");
 
+/// CPU seconds of a process and of its reaped descendants (`/proc/<pid>/stat`: utime, stime,
+/// cutime, cstime), at 100 ticks a second.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<f64> = after
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    // fields 14..17 of stat are at 11..14 after the `)` (state is field 3)
+    f.get(11..15).map_or(0.0, |t| t.iter().sum::<f64>() / 100.0)
+}
+
 fn main() {
     let quick = !std::env::args().any(|a| a == "--bench");
     let (nodes, runs) = if quick { (8, 1) } else { (50, 5) };
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path();
-    let server = sshd::Sshd::start(
-        &root.join("sshd"),
-        &sshd::SshdSpec {
-            ports: nodes,
-            extra: vec![],
-        },
-    );
+    let mut servers = Vec::new();
+    let mut left = nodes;
+    while left > 0 {
+        let ports = left.min(13);
+        left -= ports;
+        servers.push(sshd::Sshd::start(
+            &root.join(format!("sshd{}", servers.len())),
+            &sshd::SshdSpec {
+                ports,
+                extra: vec![],
+            },
+        ));
+    }
     let pinned = PinnedList::load(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("stages/03-prepull-images.sh"),
     )
@@ -67,17 +87,24 @@ fn main() {
         .map(|r| r + "\n")
         .collect();
     std::fs::write(node.join("images.txt"), images).expect("images");
-    server.stub(
-        "rke2",
-        "printf 'rke2 version v1.28.15+rke2r1 (a1b2c3d)\\ngo version go1.22.8\\n'",
-    );
-    server.stub(
-        "ctr",
-        &format!("exec cat {}", node.join("images.txt").display()),
-    );
-    server.stub("pro", "echo '{\"attached\": false, \"services\": []}'");
+    let client_pub = servers[0].dir.join("keys/client.pub");
+    let mut trusted = String::new();
+    for server in &servers {
+        server.stub(
+            "rke2",
+            "printf 'rke2 version v1.28.15+rke2r1 (a1b2c3d)\\ngo version go1.22.8\\n'",
+        );
+        server.stub(
+            "ctr",
+            &format!("exec cat {}", node.join("images.txt").display()),
+        );
+        server.stub("pro", "echo '{\"attached\": false, \"services\": []}'");
+        std::fs::copy(&client_pub, server.dir.join("keys/authorized_keys")).expect("authorize");
+        trusted.push_str(&server.known_hosts());
+    }
+    let server = &servers[0];
     let known_hosts = root.join("known_hosts");
-    std::fs::write(&known_hosts, server.known_hosts()).expect("known_hosts");
+    std::fs::write(&known_hosts, trusted).expect("known_hosts");
 
     let mut options = InspectOptions::new(root);
     options.user = server.user.clone();
@@ -90,9 +117,9 @@ fn main() {
         k8s_version: Some("v1.28.15+rke2r1".into()),
         ..Expectations::default()
     };
-    let targets: Vec<Target> = server
-        .ports
+    let targets: Vec<Target> = servers
         .iter()
+        .flat_map(|s| s.ports.iter())
         .map(|p| Target::new("127.0.0.1", *p))
         .collect();
 
@@ -100,6 +127,9 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let server_pids: Vec<u32> = servers.iter().filter_map(|s| s.pid()).collect();
+    let server_cpu = || server_pids.iter().map(|p| cpu_seconds(*p)).sum::<f64>();
+    let own_cpu = || cpu_seconds(std::process::id());
     let measure = |targets: &[Target], parallel: usize| -> (f64, Duration, Duration) {
         let mut o = options.clone();
         o.parallel = parallel;
@@ -164,6 +194,17 @@ fn main() {
         one,
         phases_one.0.as_secs_f64(),
         phases_one.1.as_secs_f64()
+    );
+    let (k0, s0) = (own_cpu(), server_cpu());
+    measure(&targets, kiln::node::options::DEFAULT_PARALLEL);
+    let (k1, s1) = (own_cpu(), server_cpu());
+    println!(
+        "inspect: CPU for {nodes} nodes: kiln {:.3}s ({:.1} ms a node), the sshds and the node commands {:.3}s ({:.1} ms a node), on {} cores",
+        k1 - k0,
+        (k1 - k0) * 1000.0 / nodes as f64,
+        s1 - s0,
+        (s1 - s0) * 1000.0 / nodes as f64,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     for parallel in [kiln::node::options::DEFAULT_PARALLEL, nodes] {
         let mut all = Vec::new();

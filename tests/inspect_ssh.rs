@@ -735,3 +735,77 @@ fn many_hosts_one_array_in_order_with_exit_2_for_the_unreachable() {
     );
     assert!(a.iter().filter(|h| h["ok"] == true).count() == 3);
 }
+
+/// The console's hook: an unknown key is put to the policy with its SHA256 fingerprint; the
+/// connect timeout waits while the operator decides (here longer than the timeout), and a
+/// trusted key is recorded. Through the library API the console calls.
+#[test]
+fn the_host_key_hook_shows_the_fingerprint_and_the_timeout_waits_for_the_decision() {
+    use kiln::node::hostkey::DecisionFuture;
+    use kiln::node::{HostKeyDecision, HostKeyPolicy, InspectOptions, Target, UnknownHostKey};
+    use std::sync::{Arc, Mutex};
+
+    struct SlowOperator(Mutex<Vec<UnknownHostKey>>);
+    impl HostKeyPolicy for SlowOperator {
+        fn decide<'a>(&'a self, key: &'a UnknownHostKey) -> DecisionFuture<'a> {
+            if let Ok(mut asked) = self.0.lock() {
+                asked.push(key.clone());
+            }
+            Box::pin(async {
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                HostKeyDecision::TrustAndRecord
+            })
+        }
+    }
+
+    let lab = Lab::new();
+    let mut o = InspectOptions::new(&lab.home);
+    o.user = lab.sshd.user.clone();
+    o.manifest_path = lab.manifest_path().display().to_string();
+    o.connect_timeout = Duration::from_millis(500);
+    let operator = Arc::new(SlowOperator(Mutex::new(Vec::new())));
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let target = Target::new("127.0.0.1", lab.sshd.port());
+    let reports = rt.block_on(async {
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            kiln::node::inspect(
+                std::slice::from_ref(&target),
+                &o,
+                &kiln::manifest::Expectations::default(),
+                operator.clone(),
+                Arc::new(move |p: kiln::node::Progress| seen.lock().unwrap().push(p.stage)),
+            ),
+        )
+        .await
+    });
+    let reports = reports.expect("bounded");
+    assert!(reports[0].ok, "{:?}", reports[0].error);
+    let asked = operator.0.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].fingerprint, host_fingerprint(&lab));
+    assert_eq!(asked[0].algorithm, "ssh-ed25519");
+    assert_eq!(asked[0].port, lab.sshd.port());
+    assert_eq!(
+        std::fs::read_to_string(lab.known_hosts()).unwrap(),
+        lab.sshd.known_hosts_line(lab.sshd.port())
+    );
+    let stages = events.lock().unwrap().clone();
+    assert_eq!(
+        stages,
+        [
+            kiln::node::Stage::Queued,
+            kiln::node::Stage::Connecting,
+            kiln::node::Stage::Reading,
+            kiln::node::Stage::Done {
+                ok: true,
+                errors: 0
+            }
+        ]
+    );
+}

@@ -216,10 +216,16 @@ async fn handshake(
                 let tcp = tokio::net::TcpStream::connect(host.as_str())
                     .await
                     .map_err(|e| {
-                        Failure::Other(NodeError::Connect {
-                            host: host.clone(),
-                            cause: e.to_string(),
-                        })
+                        // sshd dropping an unauthenticated connection (MaxStartups) can reset
+                        // it before the connect is seen complete
+                        if e.kind() == std::io::ErrorKind::ConnectionReset {
+                            Failure::Reset(e.to_string())
+                        } else {
+                            Failure::Other(NodeError::Connect {
+                                host: host.clone(),
+                                cause: e.to_string(),
+                            })
+                        }
                     })?;
                 let _ = tcp.set_nodelay(true);
                 client::connect_stream(config, tcp, handler)

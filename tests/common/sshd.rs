@@ -13,6 +13,9 @@ pub const SSHD: &str = "/usr/sbin/sshd";
 /// The marker every session process gets (see [`Sshd::stop`]).
 pub const SESSION_MARKER: &str = "KILN_TEST_SSHD";
 
+/// sshd's MAX_LISTEN_SOCKS.
+pub const MAX_PORTS: usize = 16;
+
 /// What a test server looks like.
 #[derive(Debug, Clone)]
 pub struct SshdSpec {
@@ -84,6 +87,10 @@ fn free_ports(n: usize) -> Vec<u16> {
 impl Sshd {
     /// Starts an sshd under `dir` (created), retrying when a port was taken meanwhile.
     pub fn start(dir: &Path, spec: &SshdSpec) -> Sshd {
+        assert!(
+            spec.ports <= MAX_PORTS,
+            "one sshd listens on at most {MAX_PORTS} sockets (MAX_LISTEN_SOCKS): start several"
+        );
         assert!(
             Path::new(SSHD).is_file(),
             "{SSHD} missing: run .ci/run once (it installs openssh-server)"
@@ -193,6 +200,11 @@ impl Sshd {
             std::thread::sleep(Duration::from_millis(20));
         }
         false
+    }
+
+    /// The listener's PID (None once stopped).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// The first port.
