@@ -2,8 +2,11 @@
 //! sshd processes of up to 16 ports each, sshd's MAX_LISTEN_SOCKS; 50 connections, each
 //! known_hosts entry its own), each node a fake
 //! filesystem plus stub commands as in tests/inspect_ssh.rs. Measures `kiln::node::inspect` on
-//! one node, then on 50 at once (the default fan-out of 16, and 50). Goal: the 50 in under 2x
-//! the time of one.
+//! one node, then on 50 at once (the default fan-out of 16, and 50), and the CPU kiln and the
+//! servers spend a node. Then the same through an emulated link of 40 ms RTT (a delay proxy per
+//! endpoint, on its own thread: one RTT to connect, every chunk delivered RTT/2 later each way),
+//! where a node's time is the network's, as from an operator's host to a remote cluster. Goal:
+//! the 50 in under 2x the time of one.
 //!
 //! Run: `cargo bench --bench inspect` (release). `cargo test --benches` runs it small.
 
@@ -30,6 +33,64 @@ fn cpu_seconds(pid: u32) -> f64 {
         .collect();
     // fields 14..17 of stat are at 11..14 after the `)` (state is field 3)
     f.get(11..15).map_or(0.0, |t| t.iter().sum::<f64>() / 100.0)
+}
+
+/// A delay proxy: each connection waits one RTT (the TCP handshake), then every chunk is
+/// delivered `owd` after it was read, in both directions, order kept. Returns the listen port.
+fn delay_proxy(rt: &tokio::runtime::Runtime, upstream: u16, owd: Duration) -> u16 {
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    rt.spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                tokio::time::sleep(owd * 2).await;
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                else {
+                    return;
+                };
+                let _ = client.set_nodelay(true);
+                let _ = server.set_nodelay(true);
+                let (cr, cw) = client.into_split();
+                let (sr, sw) = server.into_split();
+                tokio::join!(delayed(cr, sw, owd), delayed(sr, cw, owd));
+            });
+        }
+    });
+    port
+}
+
+async fn delayed(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    owd: Duration,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(tokio::time::Instant, Vec<u8>)>(64);
+    let reader = async move {
+        let mut buf = vec![0u8; 32 * 1024];
+        while let Ok(n) = from.read(&mut buf).await {
+            if n == 0
+                || tx
+                    .send((tokio::time::Instant::now() + owd, buf[..n].to_vec()))
+                    .await
+                    .is_err()
+            {
+                break;
+            }
+        }
+    };
+    let writer = async move {
+        while let Some((at, data)) = rx.recv().await {
+            tokio::time::sleep_until(at).await;
+            if to.write_all(&data).await.is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown().await;
+    };
+    tokio::join!(reader, writer);
 }
 
 fn main() {
@@ -195,6 +256,25 @@ fn main() {
         phases_one.0.as_secs_f64(),
         phases_one.1.as_secs_f64()
     );
+    let report = |label: &str, targets: &[Target], one: f64| {
+        for parallel in [kiln::node::options::DEFAULT_PARALLEL, targets.len()] {
+            let mut all = Vec::new();
+            let mut ph = (Duration::ZERO, Duration::ZERO);
+            for _ in 0..runs {
+                let (w, c, r) = measure(targets, parallel);
+                all.push(w);
+                ph = (c, r);
+            }
+            let all = median(all);
+            println!(
+                "inspect{label}: {} nodes, {parallel} at once: {all:.3}s = {:.2}x one node (goal < 2x); per node median connect {:.3}s, reads {:.3}s",
+                targets.len(),
+                all / one,
+                ph.0.as_secs_f64(),
+                ph.1.as_secs_f64()
+            );
+        }
+    };
     let (k0, s0) = (own_cpu(), server_cpu());
     measure(&targets, kiln::node::options::DEFAULT_PARALLEL);
     let (k1, s1) = (own_cpu(), server_cpu());
@@ -206,20 +286,38 @@ fn main() {
         (s1 - s0) * 1000.0 / nodes as f64,
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
-    for parallel in [kiln::node::options::DEFAULT_PARALLEL, nodes] {
-        let mut all = Vec::new();
-        let mut ph = (Duration::ZERO, Duration::ZERO);
-        for _ in 0..runs {
-            let (w, c, r) = measure(&targets, parallel);
-            all.push(w);
-            ph = (c, r);
+    report("", &targets, one);
+
+    // the same through a 40 ms RTT link
+    let links = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("link runtime");
+    let owd = Duration::from_millis(20);
+    let mut via_link = Vec::new();
+    let mut trusted_link = String::new();
+    for server in &servers {
+        for p in &server.ports {
+            let port = delay_proxy(&links, *p, owd);
+            trusted_link.push_str(&format!("[127.0.0.1]:{port} {}\n", server.host_key));
+            via_link.push(Target::new("127.0.0.1", port));
         }
-        let all = median(all);
-        println!(
-            "inspect: {nodes} nodes, {parallel} at once: {all:.3}s = {:.2}x one node (goal < 2x); per node median connect {:.3}s, reads {:.3}s",
-            all / one,
-            ph.0.as_secs_f64(),
-            ph.1.as_secs_f64()
-        );
     }
+    std::fs::write(
+        &options.known_hosts,
+        format!(
+            "{}{trusted_link}",
+            std::fs::read_to_string(&options.known_hosts).unwrap_or_default()
+        ),
+    )
+    .expect("known_hosts");
+    measure(&via_link[..1], 1);
+    let mut one_link = Vec::new();
+    for _ in 0..runs {
+        one_link.push(measure(&via_link[..1], 1).0);
+    }
+    let one_link = median(one_link);
+    println!("inspect, 40 ms RTT: 1 node {one_link:.3}s (median of {runs})");
+    report(", 40 ms RTT", &via_link, one_link);
 }

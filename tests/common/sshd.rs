@@ -51,8 +51,19 @@ pub struct Sshd {
     child: Option<Child>,
 }
 
-/// Runs a command, panicking with its stderr on failure.
+/// Runs a command (without credentials, packer variables, kiln's switches or the agent socket
+/// in its environment), panicking with its stderr on failure.
 pub fn run(cmd: &mut Command) -> String {
+    for (k, _) in std::env::vars_os() {
+        if k.to_str().is_some_and(|k| {
+            ["OS_", "PKR_VAR_", "KILN_"]
+                .iter()
+                .any(|p| k.starts_with(p))
+                || k == "SSH_AUTH_SOCK"
+        }) {
+            cmd.env_remove(k);
+        }
+    }
     let out = cmd.stdin(Stdio::null()).output().unwrap();
     assert!(
         out.status.success(),
