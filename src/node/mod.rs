@@ -8,6 +8,7 @@ pub mod auth;
 pub mod connect;
 pub mod error;
 pub mod exec;
+pub mod files;
 pub mod hostkey;
 pub mod known_hosts;
 pub mod options;

@@ -1,6 +1,7 @@
 //! What kiln reads on a node: the commands (POSIX sh, run by the login shell; exit 44 = file
-//! absent, 45 = command missing) and the parsers from their output to [`NodeFacts`]. The
-//! commands run at once, each on its own channel of the node's one connection.
+//! absent, 45 = command missing) and the parsers from their output to [`NodeFacts`]. Four
+//! commands run at once, each on its own channel of the node's one connection: the small files
+//! together ([`super::files`]), `pro`, `rke2` and the image list each alone (any may hang).
 
 use std::collections::BTreeSet;
 
@@ -8,10 +9,11 @@ use crate::manifest::{ImageManifest, ImageStore, ManifestRead, NodeFacts, Observ
 
 use super::connect::Connection;
 use super::exec::{self, CommandOutput, ExecError};
+use super::files;
 use super::options::InspectOptions;
 
 /// Exit status of a read whose file does not exist.
-const ABSENT: u32 = 44;
+const ABSENT: u32 = files::ABSENT;
 /// Exit status of a read whose command does not exist.
 const NO_COMMAND: u32 = 45;
 
@@ -21,12 +23,6 @@ const RKE2_CONTAINERD_SOCKET: &str = "/run/k3s/containerd/containerd.sock";
 /// `text` quoted for sh.
 pub fn sh_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
-}
-
-/// A command printing a file, or exiting 44 when there is none.
-fn cat(path: &str) -> String {
-    let p = sh_quote(path);
-    format!("[ -e {p} ] || exit {ABSENT}; exec cat -- {p}")
 }
 
 /// The version command: `rke2` on PATH, else where the installer puts it.
@@ -62,15 +58,27 @@ pub async fn read_node(conn: &Connection, label: &str, options: &InspectOptions)
     let run = |cmd: String| async move {
         exec::run(conn, &cmd, options.command_timeout, options.max_output).await
     };
-    let (manifest, release, failures, fips, pro, rke2, images) = tokio::join!(
-        run(cat(&options.manifest_path)),
-        run(cat("/etc/image-builder-release")),
-        run(cat(&options.prepull_failures_path())),
-        run(cat("/proc/sys/crypto/fips_enabled")),
+    // the small files in one session; the commands (which may hang) each in their own
+    let paths = [
+        options.manifest_path.clone(),
+        "/etc/image-builder-release".to_string(),
+        options.prepull_failures_path(),
+        "/proc/sys/crypto/fips_enabled".to_string(),
+    ];
+    let cap = options.max_output / (paths.len() + 1);
+    let (files, pro, rke2, images) = tokio::join!(
+        run(files::command(&paths, cap)),
         run(pro_command()),
         run(rke2_version_command()),
         run(images_command()),
     );
+    let mut files = files::split(&files, paths.len(), cap).into_iter();
+    let mut next = || {
+        files
+            .next()
+            .unwrap_or_else(|| Err(ExecError::Channel("not read".into())))
+    };
+    let (manifest, release, failures, fips) = (next(), next(), next(), next());
     let mut truncated = Vec::new();
     let mut note = |what: &str, r: &Result<CommandOutput, ExecError>| {
         if r.as_ref().is_ok_and(|o| o.truncated) {
@@ -153,6 +161,9 @@ fn observe<T>(
 }
 
 fn failure(o: &CommandOutput, code: u32) -> String {
+    if code == files::UNREADABLE {
+        return "not readable by the login user".to_string();
+    }
     let err = o.stderr_line();
     if err.is_empty() {
         format!("exit status {code}")
