@@ -786,6 +786,15 @@ fn the_host_key_hook_shows_the_fingerprint_and_the_timeout_waits_for_the_decisio
     });
     let reports = reports.expect("bounded");
     assert!(reports[0].ok, "{:?}", reports[0].error);
+    // the console's raw view: the manifest's text as read
+    assert_eq!(
+        reports[0].facts.as_ref().unwrap().manifest_text.as_deref(),
+        Some(
+            std::fs::read_to_string(lab.manifest_path())
+                .unwrap()
+                .as_str()
+        )
+    );
     let asked = operator.0.lock().unwrap().clone();
     assert_eq!(asked.len(), 1);
     assert_eq!(asked[0].fingerprint, host_fingerprint(&lab));

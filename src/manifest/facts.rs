@@ -77,6 +77,8 @@ pub struct NodeFacts {
     pub manifest_path: String,
     /// The manifest.
     pub manifest: ManifestRead,
+    /// The manifest's text as read (valid or not; at most the output bound), for a raw view.
+    pub manifest_text: Option<String>,
     /// `/etc/image-builder-release`, read when the manifest is absent (None: not there).
     pub image_builder_release: Option<String>,
     /// The lines of prepull-failures.txt beside the manifest.
@@ -102,6 +104,7 @@ impl NodeFacts {
         NodeFacts {
             manifest_path: manifest_path.to_string(),
             manifest: ManifestRead::Absent,
+            manifest_text: None,
             image_builder_release: None,
             prepull_failures_file: missing("prepull-failures.txt"),
             fips_enabled_kernel: missing("/proc/sys/crypto/fips_enabled"),

@@ -91,6 +91,12 @@ pub async fn read_node(conn: &Connection, label: &str, options: &InspectOptions)
     note("pro status --format json", &pro);
     note("rke2 --version", &rke2);
     note("the containerd image list", &images);
+    let manifest_text = match &manifest {
+        Ok(o) if o.exit == Some(0) || o.truncated => {
+            Some(String::from_utf8_lossy(&o.stdout).into_owned())
+        }
+        _ => None,
+    };
     let source = format!("{label}:{}", options.manifest_path);
     let manifest = manifest_read(&manifest, &source);
     let image_builder_release = match (&manifest, &release) {
@@ -102,6 +108,7 @@ pub async fn read_node(conn: &Connection, label: &str, options: &InspectOptions)
     NodeFacts {
         manifest_path: options.manifest_path.clone(),
         manifest,
+        manifest_text,
         image_builder_release,
         prepull_failures_file: observe(&failures, "the file", |o| {
             Ok(lines(&o.stdout)

@@ -56,6 +56,7 @@ fn healthy() -> NodeFacts {
     NodeFacts {
         manifest_path: "/etc/packer-build/image-manifest.json".into(),
         manifest: ManifestRead::Parsed(Box::new(m)),
+        manifest_text: Some(GOLDEN.to_string()),
         image_builder_release: None,
         prepull_failures_file: Observed::Value(Vec::new()),
         fips_enabled_kernel: Observed::Value(false),
