@@ -818,3 +818,101 @@ fn the_host_key_hook_shows_the_fingerprint_and_the_timeout_waits_for_the_decisio
         ]
     );
 }
+
+/// An ssh-agent started here (stopped by PID on drop).
+struct Agent {
+    child: std::process::Child,
+    sock: PathBuf,
+}
+
+impl Agent {
+    fn start(dir: &Path) -> Agent {
+        let sock = dir.join("agent.sock");
+        let child = Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&sock)
+            .env_remove("SSH_AUTH_SOCK")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ssh-agent (openssh-client)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !sock.exists() {
+            assert!(Instant::now() < deadline, "ssh-agent did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Agent { child, sock }
+    }
+
+    fn add(&self, key: &Path) {
+        run(Command::new("ssh-add")
+            .arg(key)
+            .env("SSH_AUTH_SOCK", &self.sock));
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_agent_is_tried_first_and_its_key_is_enough() {
+    let lab = Lab::new();
+    lab.trust();
+    // no key file at all: only the agent holds the authorised key, after a wrong one
+    std::fs::remove_file(lab.home.join(".ssh/id_ed25519")).unwrap();
+    let agent = Agent::start(&lab.root);
+    agent.add(&lab.sshd.wrong_key);
+    agent.add(&lab.sshd.client_key);
+    let o = {
+        // SSH_AUTH_SOCK is stripped from every child unless a test sets it: this one does
+        let out = lab.root.join("agent.out");
+        let err = lab.root.join("agent.err");
+        let mut cmd = common::kiln(&lab.home);
+        cmd.arg("inspect")
+            .arg(lab.target())
+            .arg("--json")
+            .arg("--user")
+            .arg(&lab.sshd.user)
+            .arg("--manifest-path")
+            .arg(lab.manifest_path())
+            .env("SSH_AUTH_SOCK", &agent.sock);
+        let code = run_measured(
+            &cmd,
+            &out,
+            &err,
+            &lab.root.join("agent.rusage"),
+            Duration::from_secs(60),
+        );
+        (
+            code,
+            std::fs::read_to_string(out).unwrap(),
+            std::fs::read_to_string(err).unwrap(),
+        )
+    };
+    assert_eq!(o.0, 0, "{}\n{}", o.1, o.2);
+    let log = lab.sshd.log();
+    assert_eq!(logins(&lab), 1, "{log}");
+    // the wrong key was offered first (the agent's order), then the right one
+    let fp = |k: &Path| {
+        run(Command::new("ssh-keygen")
+            .arg("-lf")
+            .arg(k.with_extension("pub")))
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string()
+    };
+    let (wrong, right) = (fp(&lab.sshd.wrong_key), fp(&lab.sshd.client_key));
+    let first_wrong = log.find(&wrong).expect("the agent's first key was offered");
+    let accepted = log
+        .find(&format!("Accepted publickey for {}", lab.sshd.user))
+        .unwrap();
+    assert!(first_wrong < accepted, "{log}");
+    assert!(log[accepted..].contains(&right), "{log}");
+}
