@@ -916,3 +916,69 @@ fn the_agent_is_tried_first_and_its_key_is_enough() {
     assert!(first_wrong < accepted, "{log}");
     assert!(log[accepted..].contains(&right), "{log}");
 }
+
+/// The fan-out is bounded: with `parallel = 2`, never more than two nodes between Connecting
+/// and Done, and every node is read; reports come back in the order given.
+#[test]
+fn the_fan_out_is_bounded_and_reports_keep_their_order() {
+    use std::sync::{Arc, Mutex};
+    let lab = Lab::with(SshdSpec {
+        ports: 5,
+        extra: vec![],
+    });
+    lab.trust();
+    let mut o = kiln::node::InspectOptions::new(&lab.home);
+    o.user = lab.sshd.user.clone();
+    o.manifest_path = lab.manifest_path().display().to_string();
+    o.parallel = 2;
+    let targets: Vec<kiln::node::Target> = lab
+        .sshd
+        .ports
+        .iter()
+        .rev()
+        .map(|p| kiln::node::Target::new("127.0.0.1", *p))
+        .collect();
+    let state = Arc::new(Mutex::new((0usize, 0usize))); // (in flight, most in flight)
+    let s = state.clone();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let reports = rt.block_on(async {
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            kiln::node::inspect(
+                &targets,
+                &o,
+                &kiln::manifest::Expectations::default(),
+                Arc::new(kiln::node::AcceptNew(false)),
+                Arc::new(move |p: kiln::node::Progress| {
+                    let mut st = s.lock().unwrap();
+                    match p.stage {
+                        kiln::node::Stage::Connecting => {
+                            st.0 += 1;
+                            st.1 = st.1.max(st.0);
+                        }
+                        kiln::node::Stage::Done { .. } => st.0 -= 1,
+                        _ => {}
+                    }
+                }),
+            ),
+        )
+        .await
+        .expect("bounded")
+    });
+    assert_eq!(
+        state.lock().unwrap().1,
+        2,
+        "at most (and, with 5 nodes, exactly) 2 at once"
+    );
+    let order: Vec<kiln::node::Target> = reports.iter().map(|r| r.target.clone()).collect();
+    assert_eq!(order, targets);
+    assert!(
+        reports.iter().all(|r| r.ok),
+        "{:?}",
+        reports.iter().map(|r| &r.error).collect::<Vec<_>>()
+    );
+    assert_eq!(logins(&lab), 5);
+}
