@@ -982,3 +982,44 @@ fn the_fan_out_is_bounded_and_reports_keep_their_order() {
     );
     assert_eq!(logins(&lab), 5);
 }
+
+#[test]
+fn crictl_stands_in_for_ctr_and_a_sudo_that_wants_a_password_is_said() {
+    let lab = Lab::new();
+    lab.trust();
+    std::fs::remove_file(lab.sshd.dir.join("bin/ctr")).unwrap();
+    let tags: Vec<String> = pinned()
+        .iter()
+        .flat_map(|(u, h)| [format!("\"{h}\""), format!("\"{u}\"")])
+        .collect();
+    lab.sshd.stub(
+        "crictl",
+        &format!(
+            r#"case "$*" in
+  "--runtime-endpoint unix:///run/k3s/containerd/containerd.sock --timeout 3 images -o json") ;;
+  *) echo "stub crictl: unexpected arguments: $*" >&2; exit 1 ;;
+esac
+echo '{{"images": [{{"id": "sha256:1", "repoTags": [{}], "repoDigests": []}}]}}'"#,
+            tags.join(", ")
+        ),
+    );
+    let o = lab.inspect(&[&lab.target(), "--json"]);
+    assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+    assert_eq!(o.host()["images_present"].as_array().unwrap().len(), 28);
+
+    lab.sshd
+        .stub("sudo", r#"echo "sudo: a password is required" >&2; exit 1"#);
+    let o = lab.inspect(&[&lab.target(), "--json"]);
+    assert_eq!(o.code, 0, "a warning, not an error: {}", o.stdout);
+    let f = o.finding("image-store-unreadable");
+    assert_eq!(f["severity"], "warning");
+    assert!(
+        f["detail"]
+            .as_str()
+            .unwrap()
+            .contains("sudo: a password is required"),
+        "{f}"
+    );
+    assert_eq!(o.host()["images_present"], Value::Array(vec![]));
+    assert!(!o.kinds().contains(&"image-missing".to_string()));
+}

@@ -33,18 +33,23 @@ fn rke2_version_command() -> String {
     )
 }
 
-/// The image list: RKE2's ctr (else crictl) on its containerd, namespace k8s.io, through
-/// `sudo -n` unless root. The first line names the tool.
+/// The image list from containerd's k8s.io namespace on RKE2's socket, through `sudo -n` unless
+/// root: RKE2's own `ctr` (else one on PATH); when it fails or is missing, `crictl` (RKE2's,
+/// else PATH's). Each attempt is announced by a `kiln:try=<tool>` line; each gives up on a
+/// containerd that does not answer within 3 s; their errors go to stderr.
 fn images_command() -> String {
     let sock = RKE2_CONTAINERD_SOCKET;
+    let rke2_bin = "/var/lib/rancher/rke2/bin";
     format!(
         "s=; [ \"$(id -u)\" = 0 ] || s='sudo -n'; \
-         for c in ctr /var/lib/rancher/rke2/bin/ctr; do \
-         if p=$(command -v \"$c\" 2>/dev/null); then echo kiln:tool=ctr; \
-         exec $s \"$p\" --address {sock} --namespace k8s.io images ls -q; fi; done; \
-         for c in crictl /var/lib/rancher/rke2/bin/crictl; do \
-         if p=$(command -v \"$c\" 2>/dev/null); then echo kiln:tool=crictl; \
-         exec $s \"$p\" --runtime-endpoint unix://{sock} images -o json; fi; done; exit {NO_COMMAND}"
+         ctr=$(for c in {rke2_bin}/ctr ctr; do command -v \"$c\" 2>/dev/null && break; done); \
+         crictl=$(for c in {rke2_bin}/crictl crictl; do command -v \"$c\" 2>/dev/null && break; done); \
+         [ -n \"$ctr$crictl\" ] || exit {NO_COMMAND}; \
+         if [ -n \"$ctr\" ]; then echo kiln:try=ctr; \
+         $s \"$ctr\" --connect-timeout 3s --address {sock} --namespace k8s.io images ls -q && exit 0; fi; \
+         if [ -n \"$crictl\" ]; then echo; echo kiln:try=crictl; \
+         $s \"$crictl\" --runtime-endpoint unix://{sock} --timeout 3 images -o json && exit 0; fi; \
+         exit 1"
     )
 }
 
@@ -242,48 +247,54 @@ pub fn parse_pro(stdout: &[u8]) -> Result<ProStatus, String> {
     })
 }
 
-/// The image list: `kiln:tool=ctr` then one ref per line, or `kiln:tool=crictl` then crictl's
-/// JSON. Image ids (`sha256:...`) are left out.
+/// The image list: after the last `kiln:try=ctr` line one ref per line, after the last
+/// `kiln:try=crictl` crictl's JSON. Image ids (`sha256:...`) are left out.
 pub fn parse_images(stdout: &[u8]) -> Result<ImageStore, String> {
     let text = String::from_utf8_lossy(stdout);
-    let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
-    let refs: BTreeSet<String> = match first.trim() {
-        "kiln:tool=ctr" => rest
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with("sha256:"))
-            .map(str::to_string)
-            .collect(),
-        "kiln:tool=crictl" => {
-            #[derive(serde::Deserialize)]
-            #[serde(rename_all = "camelCase")]
-            struct Image {
-                #[serde(default)]
-                repo_tags: Vec<String>,
-                #[serde(default)]
-                repo_digests: Vec<String>,
-            }
-            #[derive(serde::Deserialize)]
-            struct List {
-                #[serde(default)]
-                images: Vec<Image>,
-            }
-            let l: List = serde_json::from_str(rest)
-                .map_err(|e| format!("crictl's image list is not JSON kiln reads: {e}"))?;
-            l.images
-                .into_iter()
-                .flat_map(|i| i.repo_tags.into_iter().chain(i.repo_digests))
-                .collect()
-        }
-        other => {
+    let (tool, rest) = match (
+        text.rfind("kiln:try=ctr\n"),
+        text.rfind("kiln:try=crictl\n"),
+    ) {
+        (_, Some(i)) => ("crictl", &text[i + "kiln:try=crictl\n".len()..]),
+        (Some(i), None) => ("ctr", &text[i + "kiln:try=ctr\n".len()..]),
+        (None, None) => {
             return Err(format!(
                 "unexpected image list output `{}`",
-                crate::format::cut_chars(&crate::format::plain(other), 60)
+                crate::format::cut_chars(&crate::format::plain(text.trim()), 60)
             ));
         }
     };
-    let tool = first.trim().trim_start_matches("kiln:tool=").to_string();
-    Ok(ImageStore { tool, refs })
+    let refs: BTreeSet<String> = if tool == "ctr" {
+        rest.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("sha256:"))
+            .map(str::to_string)
+            .collect()
+    } else {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Image {
+            #[serde(default)]
+            repo_tags: Vec<String>,
+            #[serde(default)]
+            repo_digests: Vec<String>,
+        }
+        #[derive(serde::Deserialize)]
+        struct List {
+            #[serde(default)]
+            images: Vec<Image>,
+        }
+        let l: List = serde_json::from_str(rest)
+            .map_err(|e| format!("crictl's image list is not JSON kiln reads: {e}"))?;
+        l.images
+            .into_iter()
+            .flat_map(|i| i.repo_tags.into_iter().chain(i.repo_digests))
+            .collect()
+    };
+    Ok(ImageStore {
+        tool: tool.to_string(),
+        refs,
+    })
 }
 
 #[cfg(test)]
@@ -293,6 +304,32 @@ mod tests {
     #[test]
     fn quoting_survives_quotes() {
         assert_eq!(sh_quote("/a b/it's"), r"'/a b/it'\''s'");
+    }
+
+    /// Every command is valid POSIX sh (dash) and bash: the login shell on a node is either.
+    #[test]
+    fn the_commands_parse_in_sh_and_bash() {
+        let files = super::files::command(&["/a b".to_string(), "it's".to_string()], 10);
+        for cmd in [
+            images_command(),
+            pro_command(),
+            rke2_version_command(),
+            files,
+        ] {
+            for shell in ["sh", "bash"] {
+                let out = std::process::Command::new(shell)
+                    .arg("-n")
+                    .arg("-c")
+                    .arg(&cmd)
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "{shell}: {cmd}\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
     }
 
     #[test]
@@ -316,13 +353,15 @@ mod tests {
     #[test]
     fn image_lists_from_ctr_and_crictl() {
         let s = parse_images(
-            b"kiln:tool=ctr\nharbor.vitro.lan/k8s/a:1\nregistry.k8s.io/a:1\nsha256:abcd\n",
+            b"kiln:try=ctr\nharbor.vitro.lan/k8s/a:1\nregistry.k8s.io/a:1\nsha256:abcd\n",
         )
         .unwrap();
         assert_eq!(s.tool, "ctr");
         assert_eq!(s.refs.len(), 2);
         let s = parse_images(
-            br#"kiln:tool=crictl
+            br#"kiln:try=ctr
+
+kiln:try=crictl
 {"images": [{"id": "sha256:1", "repoTags": ["h/a:1", "u/a:1"], "repoDigests": ["h/a@sha256:2"]}]}"#,
         )
         .unwrap();
