@@ -146,12 +146,12 @@ pub async fn connect(
         attempt += 1;
         match handshake(target, &route, options, policy.clone()).await {
             Err(Failure::Reset(cause)) if attempt == 1 => {
+                let wait = backoff(target, options.retry_backoff);
                 log::debug!(
                     target: "kiln::node",
-                    "{target}: connection reset during key exchange ({cause}); retrying in {:?}",
-                    options.retry_backoff
+                    "{target}: connection reset during key exchange ({cause}); retrying in {wait:?}"
                 );
-                tokio::time::sleep(options.retry_backoff).await;
+                tokio::time::sleep(wait).await;
             }
             Err(Failure::Reset(cause)) => {
                 return Err(NodeError::Handshake {
@@ -179,6 +179,16 @@ pub async fn connect(
             timeout: deadline,
         }),
     }
+}
+
+/// The wait before the retry: `base` plus up to `base` more, spread by target so nodes dropped
+/// together (MaxStartups) do not come back together.
+fn backoff(target: &Target, base: Duration) -> Duration {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    target.hash(&mut h);
+    let spread = base.as_millis().max(1) as u64;
+    base + Duration::from_millis(h.finish() % spread)
 }
 
 enum Failure {
@@ -311,5 +321,29 @@ fn classify(host: &str, e: russh::Error, refusal: &Mutex<Option<NodeError>>) -> 
             host: host.to_string(),
             cause,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_retry_waits_between_one_and_two_backoffs_spread_by_host() {
+        let base = Duration::from_millis(250);
+        let waits: Vec<Duration> = (1..=20u16)
+            .map(|p| backoff(&Target::new("10.0.0.5", 2200 + p), base))
+            .collect();
+        assert!(
+            waits.iter().all(|w| *w >= base && *w < base * 2),
+            "{waits:?}"
+        );
+        let distinct: std::collections::BTreeSet<_> = waits.iter().collect();
+        assert!(distinct.len() > 10, "spread: {waits:?}");
+        assert_eq!(
+            backoff(&Target::new("n", 22), base),
+            backoff(&Target::new("n", 22), base),
+            "the same host waits the same"
+        );
     }
 }

@@ -40,7 +40,8 @@ pub struct InspectOptions {
     pub max_output: usize,
     /// Nodes inspected at once (at least 1).
     pub parallel: usize,
-    /// Wait before the one retry of a connection reset during key exchange.
+    /// Wait before the one retry of a connection reset during key exchange (plus up to as much
+    /// again, spread by host).
     pub retry_backoff: Duration,
 }
 
