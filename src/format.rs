@@ -45,6 +45,15 @@ pub fn size(bytes: u64) -> String {
     }
 }
 
+/// The first `max` characters of `text`, with `…` when it was longer (a huge value quoted in an
+/// error must not flood the terminal).
+pub fn cut_chars(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
 /// Text safe to print on a terminal: escape sequences (colours, cursor moves, window titles)
 /// and other control characters removed, tabs kept. No copy when there is nothing to remove.
 pub fn plain(text: &str) -> std::borrow::Cow<'_, str> {

@@ -14,6 +14,7 @@ pub mod fuzzing;
 pub mod inventory;
 pub mod logging;
 pub mod manifest;
+pub mod node;
 pub mod retention;
 pub mod secrets;
 pub mod settings;

@@ -73,5 +73,6 @@ async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Images(a)) => kiln::cli::images::run(&settings, &a, clock.as_ref()).await,
         Some(Command::Retention(a)) => kiln::cli::retention::run(&settings, &a.action, clock).await,
         Some(Command::Sim(a)) => Ok(kiln::sim::run_foreground(a).await?),
+        Some(Command::Inspect(a)) => kiln::cli::inspect::run(&settings, &a, &env).await,
     }
 }

@@ -65,6 +65,9 @@ pub enum Command {
     Retention(RetentionArgs),
     /// A simulated OpenStack on 127.0.0.1 (prints export lines, a clouds.yaml path, `ready`).
     Sim(crate::sim::SimArgs),
+    /// Read nodes over SSH: their image manifest, what they really run, and the drift.
+    /// Exit 0 when every node was read without error drift, 1 drift, 2 a node not read.
+    Inspect(InspectArgs),
 }
 
 /// `kiln images`.
@@ -106,6 +109,32 @@ pub enum RetentionAction {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `kiln inspect`.
+#[derive(Debug, Clone, Args)]
+pub struct InspectArgs {
+    /// The nodes: HOST or HOST:PORT ([V6]:PORT for IPv6).
+    #[arg(required = true, value_name = "HOST[:PORT]", value_parser = crate::node::Target::parse)]
+    pub hosts: Vec<crate::node::Target>,
+    /// Login name (else [ssh] user in the config, else ubuntu).
+    #[arg(long, value_name = "U", value_parser = parse_user)]
+    pub user: Option<String>,
+    /// Identity file, tried after ssh-agent and before the config's and ~/.ssh/id_* (repeatable).
+    #[arg(long, value_name = "F")]
+    pub identity: Vec<PathBuf>,
+    /// Reach the nodes through this jump host, [USER@]HOST[:PORT].
+    #[arg(long, value_name = "J", value_parser = crate::node::JumpHost::parse)]
+    pub jump: Option<crate::node::JumpHost>,
+    /// Trust and record host keys known_hosts does not hold (a changed key is always refused).
+    #[arg(long)]
+    pub accept_new: bool,
+    /// The manifest's path on the nodes (prepull-failures.txt is read beside it).
+    #[arg(long, value_name = "P", default_value = crate::node::options::DEFAULT_MANIFEST_PATH)]
+    pub manifest_path: String,
+    /// A JSON array, one object per host.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `kiln build`.
@@ -193,6 +222,17 @@ pub struct DemoArgs {
     /// Which recorded build to replay headless: success or failed.
     #[arg(long, default_value = "success")]
     pub replay: String,
+}
+
+/// A login name for --user.
+pub fn parse_user(s: &str) -> Result<String, String> {
+    if crate::node::target::valid_user(s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "`{s}` is not a login name (letters, digits, `._-`)"
+        ))
+    }
 }
 
 /// Parses a replay speed: a number in (0, 1000].

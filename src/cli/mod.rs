@@ -1,6 +1,7 @@
 //! The command-line edge: clap arguments (`args`), and one module per headless command
-//! (`build`, `preflight`, `history`, `images`, `retention`) with their printers (`events`,
-//! `checklist`). `main.rs` dispatches here; errors become `anyhow` messages only at this edge.
+//! (`build`, `preflight`, `history`, `images`, `retention`, `inspect`) with their printers
+//! (`events`, `checklist`). `main.rs` dispatches here; errors become `anyhow` messages only at this
+//! edge.
 
 pub mod args;
 pub mod build;
@@ -8,13 +9,14 @@ pub mod checklist;
 pub mod events;
 pub mod history;
 pub mod images;
+pub mod inspect;
 pub mod preflight;
 pub mod retention;
 pub mod signals;
 
 pub use args::{
-    BuildArgs, Cli, Command, DemoArgs, GlobalArgs, HistoryArgs, ImagesArgs, PreflightArgs,
-    RetentionAction, RetentionArgs, parse_var,
+    BuildArgs, Cli, Command, DemoArgs, GlobalArgs, HistoryArgs, ImagesArgs, InspectArgs,
+    PreflightArgs, RetentionAction, RetentionArgs, parse_var,
 };
 
 /// The process environment, read at the edge and passed down as a lookup.

@@ -44,6 +44,9 @@ pub struct Config {
     /// The retention policy (`[retention]`).
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// `[ssh]`: node inspection.
+    #[serde(default)]
+    pub ssh: SshConfig,
 }
 
 /// `[retention]`.
@@ -67,6 +70,26 @@ impl RetentionConfig {
                 .unwrap_or(d.keep_latest_per_series),
         }
     }
+}
+
+/// `[ssh]` of config.toml: how `kiln inspect` (and the Nodes view) reach nodes. Flags win.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SshConfig {
+    /// Login name on the nodes (default `ubuntu`).
+    pub user: Option<String>,
+    /// Identity file tried after `--identity` and before `~/.ssh/id_*` (`~/` is the home).
+    pub identity: Option<PathBuf>,
+    /// known_hosts file (default `~/.ssh/known_hosts`).
+    pub known_hosts: Option<PathBuf>,
+    /// Nodes inspected at once (default 16, 1 to 256).
+    pub parallel: Option<usize>,
+    /// Jump host, `[USER@]HOST[:PORT]` (like --jump).
+    pub jump: Option<String>,
+    /// Seconds for TCP connect plus SSH handshake (default 10, 1 to 600).
+    pub connect_timeout_seconds: Option<u64>,
+    /// Seconds one command on a node may take (default 20, 1 to 600).
+    pub command_timeout_seconds: Option<u64>,
 }
 
 /// A log level name.
@@ -196,6 +219,34 @@ impl Config {
                 "0 would let the newest image of a series go: at least 1".into(),
             ));
         }
+        let ssh = &self.ssh;
+        if let Some(p) = ssh.parallel.filter(|p| *p == 0 || *p > 256) {
+            return Err(bad("parallel", format!("{p} is not between 1 and 256")));
+        }
+        for (key, v) in [
+            ("connect_timeout_seconds", ssh.connect_timeout_seconds),
+            ("command_timeout_seconds", ssh.command_timeout_seconds),
+        ] {
+            if let Some(t) = v.filter(|t| *t == 0 || *t > 600) {
+                return Err(bad(key, format!("{t} is not between 1 and 600")));
+            }
+        }
+        if let Some(u) = ssh
+            .user
+            .as_deref()
+            .filter(|u| !crate::node::target::valid_user(u))
+        {
+            return Err(bad(
+                "user",
+                format!(
+                    "`{}` is not a login name (letters, digits, `._-`)",
+                    crate::format::cut_chars(u, 40)
+                ),
+            ));
+        }
+        if let Some(Err(m)) = ssh.jump.as_deref().map(crate::node::JumpHost::parse) {
+            return Err(bad("jump", m));
+        }
         Ok(())
     }
 }
@@ -281,6 +332,40 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn the_ssh_table_parses_and_its_errors_name_file_line_and_key() {
+        let c = Config::parse(
+            "theme = \"light\"\n[ssh]\nuser = \"ops\"\nidentity = \"~/.ssh/ops\"\nknown_hosts = \"/etc/kiln/known_hosts\"\nparallel = 8\njump = \"ops@bastion:2022\"\nconnect_timeout_seconds = 5\ncommand_timeout_seconds = 30\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.ssh.user.as_deref(), Some("ops"));
+        assert_eq!(c.ssh.parallel, Some(8));
+        for (text, line, key) in [
+            ("[ssh]\nusr = \"x\"\n", 2, "usr"),
+            ("[ssh]\nparallel = \"many\"\n", 2, "parallel"),
+            ("a = 1\n", 1, "a"),
+            ("[ssh]\nuser = \"ops\"\nparallel = 0\n", 3, "parallel"),
+            (
+                "[ssh]\ncommand_timeout_seconds = 9999\n",
+                2,
+                "command_timeout_seconds",
+            ),
+            ("[ssh]\nuser = \"a b\"\n", 2, "user"),
+            ("[ssh]\njump = \"ops@\"\n", 2, "jump"),
+        ] {
+            let e = Config::parse(text, Path::new("/k/c.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("/k/c.toml")
+                    && e.contains(&format!("line {line}"))
+                    && e.contains(&format!("`{key}`")),
+                "{text:?}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod fake;
 pub mod inventory;
 pub mod pty;
 pub mod screen;
+pub mod sshd;
 
 /// tests/data/packer.
 pub fn data_dir() -> PathBuf {
@@ -110,12 +111,12 @@ pub fn kiln_bin() -> PathBuf {
 }
 
 /// True for environment variables a test must not inherit: credentials, packer variables, the
-/// Pro token, kiln's own switches, XDG directories and NO_COLOR.
+/// Pro token, kiln's own switches, XDG directories, NO_COLOR and the ssh-agent socket.
 pub fn foreign_env(name: &str) -> bool {
     ["OS_", "PKR_VAR_", "KILN_", "XDG_"]
         .iter()
         .any(|p| name.starts_with(p))
-        || ["NO_COLOR", "UBUNTU_PRO_TOKEN", "PRO_TOKEN"].contains(&name)
+        || ["NO_COLOR", "UBUNTU_PRO_TOKEN", "PRO_TOKEN", "SSH_AUTH_SOCK"].contains(&name)
 }
 
 /// The environment variable that marks every process a test starts (inherited by kiln, packer
