@@ -14,7 +14,7 @@ use kiln::app::effect::Effect;
 use kiln::app::page::{Level, Page, Shared};
 use kiln::app::shell::App;
 use kiln::app::views::bake::{self, BakeEffect, Demo, Form};
-use kiln::app::views::{ViewEffect, ViewId, Views, history, images, log, retention};
+use kiln::app::views::{ViewEffect, ViewId, Views, history, images, log, nodes, retention};
 use kiln::bake::events::BuildEvent;
 use kiln::bake::plan::StagePlan;
 use kiln::bake::record::FipsRecord;
@@ -383,6 +383,45 @@ fn every_action_of_every_view_is_in_its_help() {
     assert_all_in_help(
         &[(&fresh, &shared), (&marked, &shared), (&running, &shared)],
         retention::Action::ALL,
+    );
+    // Nodes: a filtered list, a run under way, a node's detail with its manifest read.
+    i.show(ViewId::Nodes);
+    i.views.nodes.set_filter("cp".into());
+    let filtered = i.views.nodes.clone();
+    i.views.nodes.set_filter(String::new());
+    let effects = key(&mut i, KeyCode::Char('i'));
+    let [Effect::View(ViewEffect::Nodes(nodes::NodesEffect::Inspect(targets)))] =
+        effects.as_slice()
+    else {
+        panic!("{effects:?}")
+    };
+    let inspecting = i.views.nodes.clone();
+    let target = targets[0].clone();
+    let mut facts = kiln::manifest::NodeFacts::empty("/m");
+    facts.manifest_text = Some("{}".into());
+    i.on_event(
+        nodes::Event::Report {
+            server_id: target.server_id.clone(),
+            report: Box::new(kiln::node::NodeReport::read(
+                &target.target,
+                "n",
+                facts,
+                &kiln::manifest::Expectations::default(),
+            )),
+        }
+        .into(),
+    );
+    i.on_event(nodes::Event::Finished(Ok(())).into());
+    key(&mut i, KeyCode::Enter);
+    assert!(matches!(i.views.nodes.mode, nodes::Mode::Detail { .. }));
+    let detail = i.views.nodes.clone();
+    assert_all_in_help(
+        &[
+            (&filtered, &shared),
+            (&inspecting, &shared),
+            (&detail, &shared),
+        ],
+        nodes::Action::ALL,
     );
     // The shell's own keys are in every view's help.
     for v in ViewId::ALL {

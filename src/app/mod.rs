@@ -53,6 +53,9 @@ pub struct Init {
     pub demo: Option<Demo>,
     /// The retention policy (the Images view draws its line).
     pub policy: crate::retention::Policy,
+    /// SSH endpoints by server id where a node is not reached on `address:22` (the demo's
+    /// simulated nodes).
+    pub node_endpoints: std::collections::BTreeMap<String, std::net::SocketAddr>,
 }
 
 /// Runs the console until the operator quits. Returns the exit code.
@@ -89,6 +92,7 @@ pub async fn run_console(
         skip_preflight: args.skip_preflight,
         demo: None,
         policy: settings.config.retention.policy(),
+        node_endpoints: Default::default(),
     };
     let mut speed = None;
     if let Some(d) = &demo_args {

@@ -53,6 +53,23 @@ pub fn options(
     args: &InspectArgs,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> InspectOptions {
+    let mut o = configured(settings, env);
+    if let Some(u) = args.user.clone() {
+        o.user = u;
+    }
+    let mut ids = args.identity.clone();
+    ids.append(&mut o.identities);
+    o.identities = ids;
+    if let Some(j) = args.jump.clone() {
+        o.jump = Some(j);
+    }
+    o.manifest_path = args.manifest_path.clone();
+    o
+}
+
+/// The options of `[ssh]` over the defaults (what the console's Nodes view uses); SSH_AUTH_SOCK
+/// and HOME from `env`.
+pub fn configured(settings: &Settings, env: &dyn Fn(&str) -> Option<String>) -> InspectOptions {
     let home = PathBuf::from(env("HOME").unwrap_or_else(|| ".".into()));
     let ssh = &settings.config.ssh;
     let mut o = InspectOptions::new(&home);
@@ -60,10 +77,9 @@ pub fn options(
         Ok(rest) => home.join(rest),
         Err(_) => p.to_path_buf(),
     };
-    if let Some(u) = args.user.clone().or_else(|| ssh.user.clone()) {
+    if let Some(u) = ssh.user.clone() {
         o.user = u;
     }
-    o.identities = args.identity.clone();
     o.identities.extend(ssh.identity.as_deref().map(tilde));
     if let Some(k) = &ssh.known_hosts {
         o.known_hosts = tilde(k);
@@ -71,12 +87,10 @@ pub fn options(
     o.agent_socket = env("SSH_AUTH_SOCK")
         .filter(|s| !s.is_empty())
         .map(PathBuf::from);
-    o.jump = args.jump.clone().or_else(|| {
-        ssh.jump
-            .as_deref()
-            .and_then(|j| crate::node::JumpHost::parse(j).ok())
-    });
-    o.manifest_path = args.manifest_path.clone();
+    o.jump = ssh
+        .jump
+        .as_deref()
+        .and_then(|j| crate::node::JumpHost::parse(j).ok());
     if let Some(p) = ssh.parallel {
         o.parallel = p;
     }

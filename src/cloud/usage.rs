@@ -47,6 +47,8 @@ pub struct ServerRef {
     pub project_id: String,
     /// Status.
     pub status: String,
+    /// Its addresses, floating ones first, IPv4 before IPv6 (empty while building).
+    pub addresses: Vec<String>,
 }
 
 /// A volume created from an image.
@@ -77,6 +79,9 @@ pub struct Usage {
     pub servers: BTreeMap<String, Vec<ServerRef>>,
     /// Volumes by image id.
     pub volumes: BTreeMap<String, Vec<VolumeRef>>,
+    /// Servers booted from a volume (no image of their own), by id: their volume names the
+    /// image.
+    pub volume_booted: BTreeMap<String, ServerRef>,
     /// Why a scope is unknown (the failed calls).
     #[serde(skip)]
     pub errors: Vec<CloudError>,
@@ -124,6 +129,31 @@ struct RawServer {
     /// `{"id": ...}`, or `""` for boot from volume.
     #[serde(default)]
     image: Value,
+    /// Network name -> addresses.
+    #[serde(default)]
+    addresses: BTreeMap<String, Vec<RawAddress>>,
+}
+
+#[derive(Deserialize)]
+struct RawAddress {
+    addr: String,
+    #[serde(default)]
+    version: Option<u8>,
+    #[serde(default, rename = "OS-EXT-IPS:type")]
+    kind: Option<String>,
+}
+
+/// A server's addresses: floating first, then IPv4 before IPv6, each once.
+fn addresses(raw: BTreeMap<String, Vec<RawAddress>>) -> Vec<String> {
+    let mut all: Vec<RawAddress> = raw.into_values().flatten().collect();
+    all.sort_by_key(|a| (a.kind.as_deref() != Some("floating"), a.version == Some(6)));
+    let mut out: Vec<String> = Vec::new();
+    for a in all {
+        if !out.contains(&a.addr) {
+            out.push(a.addr);
+        }
+    }
+    out
 }
 
 #[derive(Deserialize)]
@@ -200,39 +230,49 @@ async fn all_volumes(s: &CloudSession, all_projects: bool) -> Result<Vec<RawVolu
 async fn servers(
     s: &CloudSession,
     errors: &mut Vec<CloudError>,
-) -> (UsageScope, BTreeMap<String, Vec<ServerRef>>) {
+) -> (
+    UsageScope,
+    BTreeMap<String, Vec<ServerRef>>,
+    BTreeMap<String, ServerRef>,
+) {
     let (scope, list) = match all_servers(s, true).await {
         Ok(l) => (UsageScope::AllProjects, l),
         Err(e) if e.status() == Some(403) => match all_servers(s, false).await {
             Ok(l) => (UsageScope::Project, l),
             Err(e) => {
                 errors.push(e);
-                return (UsageScope::Unknown, BTreeMap::new());
+                return (UsageScope::Unknown, BTreeMap::new(), BTreeMap::new());
             }
         },
         Err(e) => {
             errors.push(e);
-            return (UsageScope::Unknown, BTreeMap::new());
+            return (UsageScope::Unknown, BTreeMap::new(), BTreeMap::new());
         }
     };
     let mut by: BTreeMap<String, Vec<ServerRef>> = BTreeMap::new();
+    let mut volume_booted = BTreeMap::new();
     for srv in list {
-        let Some(image) = srv
+        let image = srv
             .image
             .get("id")
             .and_then(Value::as_str)
             .filter(|i| !i.is_empty())
-        else {
-            continue;
-        };
-        by.entry(image.to_string()).or_default().push(ServerRef {
+            .map(str::to_string);
+        let server = ServerRef {
             id: srv.id,
             name: srv.name,
             project_id: srv.tenant_id,
             status: srv.status,
-        });
+            addresses: addresses(srv.addresses),
+        };
+        match image {
+            Some(image) => by.entry(image).or_default().push(server),
+            None => {
+                volume_booted.insert(server.id.clone(), server);
+            }
+        }
     }
-    (scope, by)
+    (scope, by, volume_booted)
 }
 
 /// Volumes by source image. Cinder silently ignores `all_tenants` for non-admins, so the scope
@@ -287,7 +327,7 @@ pub async fn usage(s: &CloudSession) -> Usage {
     let admin = s.token_info().await.is_some_and(|t| t.is_admin());
     let mut nova_errors = Vec::new();
     let mut cinder_errors = Vec::new();
-    let ((servers_scope, servers), (volumes_scope, volumes)) = tokio::join!(
+    let ((servers_scope, servers, volume_booted), (volumes_scope, volumes)) = tokio::join!(
         servers(s, &mut nova_errors),
         volumes(s, admin, &mut cinder_errors)
     );
@@ -298,6 +338,7 @@ pub async fn usage(s: &CloudSession) -> Usage {
         volumes_scope,
         servers,
         volumes,
+        volume_booted,
         errors: nova_errors,
     }
 }
@@ -305,6 +346,23 @@ pub async fn usage(s: &CloudSession) -> Usage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_floating_first_then_ipv4_each_once() {
+        let raw: BTreeMap<String, Vec<RawAddress>> = serde_json::from_value(serde_json::json!({
+            "a-net": [
+                {"addr": "fd00::5", "version": 6, "OS-EXT-IPS:type": "fixed"},
+                {"addr": "10.0.0.5", "version": 4, "OS-EXT-IPS:type": "fixed"}
+            ],
+            "b-net": [
+                {"addr": "203.0.113.9", "version": 4, "OS-EXT-IPS:type": "floating"},
+                {"addr": "10.0.0.5", "version": 4}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(addresses(raw), ["203.0.113.9", "10.0.0.5", "fd00::5"]);
+        assert!(addresses(BTreeMap::new()).is_empty());
+    }
 
     #[test]
     fn scopes_combine_to_the_narrowest_and_serialize_as_the_contract_says() {

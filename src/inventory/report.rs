@@ -97,6 +97,8 @@ pub struct Inventory {
     pub usage_problems: Vec<String>,
     /// When the listing was made.
     pub at: DateTime<Utc>,
+    /// Servers booted from a volume, by id (their volumes are in the images' `volumes`).
+    pub volume_booted: std::collections::BTreeMap<String, ServerRef>,
 }
 
 impl Inventory {
@@ -167,6 +169,7 @@ pub fn build(listing: &Listing, policy: Policy, now: DateTime<Utc>) -> Inventory
         usage_scope: usage.scope,
         usage_problems: usage.errors.iter().map(ToString::to_string).collect(),
         at: now,
+        volume_booted: usage.volume_booted.clone(),
     }
 }
 

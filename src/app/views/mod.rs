@@ -7,6 +7,7 @@ pub mod bake;
 pub mod history;
 pub mod images;
 pub mod log;
+pub mod nodes;
 pub mod retention;
 
 use crossterm::event::KeyEvent;
@@ -204,6 +205,7 @@ views! {
     Build => bake::BakePage,
     Images => images::ImagesPage,
     Retention => retention::RetentionPage,
+    Nodes => nodes::NodesPage,
     History => history::HistoryPage,
     Log => log::LogPage,
 }
