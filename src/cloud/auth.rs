@@ -235,6 +235,20 @@ impl KeystoneAuth {
         *self.0.cached.lock().await = None;
     }
 
+    /// The cached token's value, when one is held.
+    pub async fn current(&self) -> Option<String> {
+        self.0.cached.lock().await.as_ref().map(|c| c.value.clone())
+    }
+
+    /// Drops the cached token if it is still `value`: when several calls meet the same dead
+    /// token at once, the first renews it and the others use the renewed one.
+    pub async fn invalidate_if(&self, value: Option<&str>) {
+        let mut cached = self.0.cached.lock().await;
+        if cached.as_ref().map(|c| c.value.as_str()) == value {
+            *cached = None;
+        }
+    }
+
     /// A token value valid now, authenticating when there is none or it is about to expire.
     async fn token(&self, client: &Client, force: bool) -> Result<String, OsError> {
         let mut cached = self.0.cached.lock().await;

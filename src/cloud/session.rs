@@ -305,6 +305,7 @@ impl CloudSession {
         let reauthenticated = std::sync::atomic::AtomicBool::new(false);
         self.retrying(svc, call.clone(), policy, || async {
             loop {
+                let sent = self.auth.current().await;
                 match self
                     .attempt(svc, &method, path, query, body.as_ref(), &call)
                     .await
@@ -314,8 +315,9 @@ impl CloudSession {
                             && !reauthenticated
                                 .swap(true, std::sync::atomic::Ordering::Relaxed) =>
                     {
-                        // The token died early (revoked, or the clocks disagree): one fresh token.
-                        self.auth.invalidate().await;
+                        // The token died early (revoked, or the clocks disagree): one fresh
+                        // token, unless a concurrent call has already renewed it.
+                        self.auth.invalidate_if(sent.as_deref()).await;
                     }
                     other => return other,
                 }
