@@ -10,6 +10,7 @@ use kiln::bake::plan::StagePlan;
 use kiln::bake::router::StageRouter;
 
 pub mod fake;
+pub mod flood;
 pub mod inventory;
 pub mod pty;
 pub mod screen;

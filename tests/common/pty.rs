@@ -127,6 +127,26 @@ impl Pty {
         }
     }
 
+    /// Like [`Pty::wait_for`], at most `limit`.
+    pub fn wait_for_within(&mut self, needle: &[u8], from: usize, limit: Duration) -> bool {
+        self.wait_for_any_within(&[needle], from, limit)
+    }
+
+    /// Waits until any of `needles` has appeared after byte `from`, at most `limit`.
+    pub fn wait_for_any_within(&mut self, needles: &[&[u8]], from: usize, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            if needles.iter().any(|n| self.saw_since(from, n)) {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(chunk) => self.seen.extend(chunk),
+                Err(_) => return false,
+            }
+        }
+    }
+
     /// Types bytes.
     pub fn send(&mut self, bytes: &[u8]) {
         self.master.write_all(bytes).unwrap();
