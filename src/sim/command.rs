@@ -282,6 +282,18 @@ mod tests {
         assert_eq!(w.args.fleet, FleetSize::Large);
         assert_eq!(w.args.missing_services, [Service::Volume, Service::Compute]);
         assert_eq!(w.args.delete_in_use, DeleteInUse::Conflict);
+        assert!(!w.args.ssh_nodes);
+        assert!(
+            Wrap::try_parse_from(["kiln", "--ssh-nodes"])
+                .unwrap()
+                .args
+                .ssh_nodes
+        );
+        assert!(
+            Wrap::try_parse_from(["kiln", "--ssh-nodes", "--external-keystone", "http://k/v3"])
+                .is_err(),
+            "a hybrid simulator has no fleet servers to give nodes"
+        );
         let e = Wrap::try_parse_from(["kiln", "--error-rate", "1.5"])
             .err()
             .unwrap()
