@@ -126,6 +126,9 @@ pub struct InspectArgs {
     /// Reach the nodes through this jump host, [USER@]HOST[:PORT].
     #[arg(long, value_name = "J", value_parser = crate::node::JumpHost::parse)]
     pub jump: Option<crate::node::JumpHost>,
+    /// known_hosts file (else [ssh] known_hosts in the config, else ~/.ssh/known_hosts).
+    #[arg(long, value_name = "F")]
+    pub known_hosts: Option<PathBuf>,
     /// Trust and record host keys known_hosts does not hold (a changed key is always refused).
     #[arg(long)]
     pub accept_new: bool,

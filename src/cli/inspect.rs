@@ -81,7 +81,7 @@ pub fn configured(settings: &Settings, env: &dyn Fn(&str) -> Option<String>) -> 
         o.user = u;
     }
     o.identities.extend(ssh.identity.as_deref().map(tilde));
-    if let Some(k) = &ssh.known_hosts {
+    if let Some(k) = args.known_hosts.as_ref().or(ssh.known_hosts.as_ref()) {
         o.known_hosts = tilde(k);
     }
     o.agent_socket = env("SSH_AUTH_SOCK")

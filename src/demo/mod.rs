@@ -34,13 +34,20 @@ pub struct World {
     pub sim: crate::sim::Sim,
     /// Credentials for it (the admin of the fleet).
     pub cloud: crate::cloud::credentials::CredentialSource,
-    /// The demo's state directory (builds/, audit.jsonl).
+    /// The demo's state directory (builds/, audit.jsonl; ssh/ with the client key and
+    /// known_hosts of the simulated nodes).
     pub state: tempfile::TempDir,
+    /// Server id -> its simulated node's SSH endpoint (127.0.0.1:port): the target to inspect.
+    pub ssh_endpoints: std::collections::BTreeMap<String, std::net::SocketAddr>,
+    /// The simulated nodes, sorted by name (their kinds, host keys, images).
+    pub ssh_nodes: Vec<crate::sim::SshNodeInfo>,
 }
 
 impl World {
-    /// Starts the simulated cloud for `today` and seeds the history; `settings` now point at
-    /// the demo's own state directory.
+    /// Starts the simulated cloud for `today` with its SSH nodes and seeds the history;
+    /// `settings` now point at the demo's own state directory, and their `[ssh]` at the demo's
+    /// client key, its known_hosts (every node but the one whose host key is meant to be
+    /// unknown) and user `ubuntu`.
     pub async fn start(settings: &mut Settings, clock: &dyn Clock) -> Result<World> {
         let today = clock.now().date_naive();
         let state = tempfile::Builder::new()
@@ -54,9 +61,32 @@ impl World {
         let seeded = history::seed(sim.fleet(), &settings.paths.builds_dir())
             .context("writing the demo's history")?;
         log::info!(target: "kiln::demo", "simulated cloud at {}, {seeded} builds in the history", sim.url());
+        let key = crate::sim::ssh::keys::client_key(SEED, "kiln-demo");
+        let ssh_nodes = sim
+            .start_ssh_nodes(key.public_key())
+            .await
+            .context("starting the simulated nodes' SSH")?;
+        let files =
+            crate::sim::ssh::write_client_files(&state.path().join("ssh"), &key, &ssh_nodes)
+                .context("writing the demo's SSH key and known_hosts")?;
+        let ssh = &mut settings.config.ssh;
+        ssh.identity = Some(files.identity);
+        ssh.known_hosts = Some(files.known_hosts);
+        ssh.user = Some(crate::sim::ssh::USER.to_string());
+        let ssh_endpoints = ssh_nodes
+            .iter()
+            .map(|n| (n.server_id.clone(), n.addr))
+            .collect();
+        log::info!(target: "kiln::demo", "{} simulated nodes answer SSH on 127.0.0.1", ssh_nodes.len());
         let cloud =
             crate::cloud::credentials::CredentialSource::given(sim.cloud_config(sim.admin()));
-        Ok(World { sim, cloud, state })
+        Ok(World {
+            sim,
+            cloud,
+            state,
+            ssh_endpoints,
+            ssh_nodes,
+        })
     }
 }
 

@@ -9,7 +9,7 @@ use super::reads::sh_quote;
 
 /// The frame marker (a file holding this exact line could fake a frame; a node could lie about
 /// its files anyway).
-const MARK: &str = "kiln-file-frame-5d1c";
+pub const MARK: &str = "kiln-file-frame-5d1c";
 /// Exit status of an absent file.
 pub const ABSENT: u32 = 44;
 /// Exit status of a file that cannot be read.

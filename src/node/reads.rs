@@ -15,7 +15,7 @@ use super::options::InspectOptions;
 /// Exit status of a read whose file does not exist.
 const ABSENT: u32 = files::ABSENT;
 /// Exit status of a read whose command does not exist.
-const NO_COMMAND: u32 = 45;
+pub const NO_COMMAND: u32 = 45;
 
 /// RKE2's containerd socket.
 const RKE2_CONTAINERD_SOCKET: &str = "/run/k3s/containerd/containerd.sock";
@@ -26,7 +26,7 @@ pub fn sh_quote(text: &str) -> String {
 }
 
 /// The version command: `rke2` on PATH, else where the installer puts it.
-fn rke2_version_command() -> String {
+pub fn rke2_version_command() -> String {
     format!(
         "for r in rke2 /usr/local/bin/rke2 /opt/rke2/bin/rke2; do \
          if command -v \"$r\" >/dev/null 2>&1; then exec \"$r\" --version; fi; done; exit {NO_COMMAND}"
@@ -37,7 +37,7 @@ fn rke2_version_command() -> String {
 /// root: RKE2's own `ctr` (else one on PATH); when it fails or is missing, `crictl` (RKE2's,
 /// else PATH's). Each attempt is announced by a `kiln:try=<tool>` line; each gives up on a
 /// containerd that does not answer within 3 s; their errors go to stderr.
-fn images_command() -> String {
+pub fn images_command() -> String {
     let sock = RKE2_CONTAINERD_SOCKET;
     let rke2_bin = "/var/lib/rancher/rke2/bin";
     format!(
@@ -54,7 +54,7 @@ fn images_command() -> String {
 }
 
 /// `pro status --format json`, when pro is there.
-fn pro_command() -> String {
+pub fn pro_command() -> String {
     format!("command -v pro >/dev/null 2>&1 || exit {NO_COMMAND}; exec pro status --format json")
 }
 

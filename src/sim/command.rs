@@ -51,6 +51,12 @@ pub struct SimArgs {
     /// register there instead of credentials.
     #[arg(long, value_name = "URL")]
     pub external_keystone: Option<String>,
+    /// Also start an SSH node (127.0.0.1, its own port) for every server booted from an
+    /// rke2-node image, and write a client key and known_hosts for them: prints
+    /// `ssh-identity PATH`, `ssh-known-hosts PATH` and one `ssh-node NAME 127.0.0.1:PORT KIND
+    /// SERVER_ID` line per node (for `kiln inspect 127.0.0.1:PORT --identity PATH`).
+    #[arg(long, conflicts_with = "external_keystone")]
+    pub ssh_nodes: bool,
 }
 
 fn parse_service(s: &str) -> Result<Service, String> {
@@ -122,21 +128,89 @@ pub async fn run_foreground(args: SimArgs) -> Result<i32, SimError> {
     };
     let admin = sim.admin();
     sim.write_clouds_yaml(&path, &admin)?;
+    let ssh = if args.ssh_nodes {
+        Some(ssh_nodes(&sim, args.seed, dir.as_deref()).await?)
+    } else {
+        None
+    };
     let mut out = std::io::stdout().lock();
     let mut text = String::new();
     for (k, v) in admin.openrc() {
         text.push_str(&format!("export {k}={v}\n"));
     }
-    text.push_str(&format!("{}\nready\n", path.display()));
+    text.push_str(&format!("{}\n", path.display()));
+    if let Some((files, nodes, _)) = &ssh {
+        text.push_str(&format!("ssh-identity {}\n", files.identity.display()));
+        text.push_str(&format!(
+            "ssh-known-hosts {}\n",
+            files.known_hosts.display()
+        ));
+        for n in nodes {
+            text.push_str(&format!(
+                "ssh-node {} {} {} {}\n",
+                n.name, n.addr, n.kind, n.server_id
+            ));
+        }
+    }
+    text.push_str("ready\n");
     let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
     drop(out);
     signals.wait().await;
     sim.stop().await;
     let _ = std::fs::remove_file(&path);
+    if let Some((files, _, own_dir)) = ssh {
+        for f in [&files.identity, &files.known_hosts] {
+            let _ = std::fs::remove_file(f);
+        }
+        let _ = std::fs::remove_file(files.identity.with_extension("pub"));
+        if let Some(d) = own_dir {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
     if let Some(d) = dir {
         let _ = std::fs::remove_dir(d);
     }
     Ok(0)
+}
+
+/// Starts the SSH nodes with a client key derived from the seed and writes that key and the
+/// known_hosts into `dir` (the throwaway clouds.yaml's), else into a new private directory
+/// under the temp dir (returned, to be removed at the end).
+async fn ssh_nodes(
+    sim: &super::Sim,
+    seed: u64,
+    dir: Option<&std::path::Path>,
+) -> Result<
+    (
+        super::ssh::ClientFiles,
+        Vec<super::SshNodeInfo>,
+        Option<PathBuf>,
+    ),
+    SimError,
+> {
+    let key = super::ssh::keys::client_key(seed, "kiln-sim");
+    let nodes = sim.start_ssh_nodes(key.public_key()).await?;
+    let (target, own) = match dir {
+        Some(d) => (d.to_path_buf(), None),
+        None => {
+            let d = tempfile::Builder::new()
+                .prefix("kiln-sim-ssh-")
+                .tempdir()
+                .map_err(|source| SimError::Write {
+                    path: std::env::temp_dir().display().to_string(),
+                    source,
+                })?
+                .keep();
+            (d.clone(), Some(d))
+        }
+    };
+    let files = super::ssh::write_client_files(&target, &key, &nodes).map_err(|source| {
+        SimError::Write {
+            path: target.display().to_string(),
+            source,
+        }
+    })?;
+    Ok((files, nodes, own))
 }
 
 /// SIGINT and SIGTERM, caught from the moment this is made (before `ready` is printed, so a
@@ -208,6 +282,18 @@ mod tests {
         assert_eq!(w.args.fleet, FleetSize::Large);
         assert_eq!(w.args.missing_services, [Service::Volume, Service::Compute]);
         assert_eq!(w.args.delete_in_use, DeleteInUse::Conflict);
+        assert!(!w.args.ssh_nodes);
+        assert!(
+            Wrap::try_parse_from(["kiln", "--ssh-nodes"])
+                .unwrap()
+                .args
+                .ssh_nodes
+        );
+        assert!(
+            Wrap::try_parse_from(["kiln", "--ssh-nodes", "--external-keystone", "http://k/v3"])
+                .is_err(),
+            "a hybrid simulator has no fleet servers to give nodes"
+        );
         let e = Wrap::try_parse_from(["kiln", "--error-rate", "1.5"])
             .err()
             .unwrap()

@@ -40,6 +40,7 @@ mod page;
 pub mod rng;
 mod secret;
 mod server;
+pub mod ssh;
 pub mod state;
 mod tls;
 
@@ -59,6 +60,7 @@ pub use creds::SimCredentials;
 pub use faults::{DeleteInUse, FaultSettings, Faults, Service};
 pub use fleet::{Fleet, FleetSize};
 pub use gate::{Gate, Held};
+pub use ssh::{NodeKind, SshNodeError, SshNodeInfo};
 pub use state::Timings;
 pub use tls::SimTls;
 
@@ -128,6 +130,9 @@ pub enum SimError {
     /// Hybrid mode cannot be set up.
     #[error("hybrid mode: {0}")]
     Hybrid(#[from] hybrid::HybridError),
+    /// The SSH nodes could not start.
+    #[error("SSH nodes: {0}")]
+    Ssh(#[from] SshNodeError),
     /// The clouds.yaml could not be written.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -144,6 +149,8 @@ pub struct Sim {
     addr: SocketAddr,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
+    /// The SSH nodes' accept loops, once started.
+    ssh: Mutex<Option<Vec<JoinHandle<()>>>>,
 }
 
 /// Starts a simulator on 127.0.0.1 and returns once it accepts connections.
@@ -207,6 +214,7 @@ pub async fn start(config: SimConfig) -> Result<Sim, SimError> {
         addr,
         stop,
         task: Some(task),
+        ssh: Mutex::new(None),
     })
 }
 
@@ -420,16 +428,59 @@ impl Sim {
             .unwrap_or_default()
     }
 
+    /// Starts an SSH node for every server booted from an `rke2-node-*` image (see [`ssh`]):
+    /// each listens on its own 127.0.0.1 port, accepts `authorized` for user `ubuntu`, and
+    /// becomes its server's SSH endpoint (Nova shows its address). Returns the nodes sorted by
+    /// name. They stop with the simulator. Only once per simulator.
+    pub async fn start_ssh_nodes(
+        &self,
+        authorized: &russh::keys::PublicKey,
+    ) -> Result<Vec<SshNodeInfo>, SimError> {
+        {
+            let mut slot = self.ssh.lock().map_err(|_| SshNodeError::AlreadyStarted)?;
+            if slot.is_some() {
+                return Err(SshNodeError::AlreadyStarted.into());
+            }
+            *slot = Some(Vec::new());
+        }
+        let started = ssh::start(&self.core, authorized, self.stop.subscribe()).await;
+        let mut slot = self.ssh.lock().map_err(|_| SshNodeError::AlreadyStarted)?;
+        match started {
+            Ok(started) => {
+                *slot = Some(started.tasks);
+                Ok(started.nodes)
+            }
+            Err(e) => {
+                *slot = None;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// An image as Glance has it now.
+    pub fn image(&self, id: &str) -> Option<fleet::FleetImage> {
+        self.core.state.lock().ok()?.images.get(id).cloned()
+    }
+
     /// Number of images now.
     pub fn image_count(&self) -> usize {
         self.core.state.lock().map(|s| s.images.len()).unwrap_or(0)
     }
 
-    /// Stops the server and waits (at most 5 s) for it to finish.
+    /// Stops the server and the SSH nodes and waits (at most 5 s each) for them to finish.
     pub async fn stop(mut self) {
         let _ = self.stop.send(true);
         if let Some(task) = self.task.take() {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+        let nodes = self.ssh.lock().ok().and_then(|mut s| s.take());
+        if let Some(tasks) = nodes {
+            let _ = tokio::time::timeout(Duration::from_secs(5), async {
+                for t in tasks {
+                    let _ = t.await;
+                }
+            })
+            .await;
         }
     }
 }
