@@ -92,7 +92,10 @@ pub async fn run_console(
         skip_preflight: args.skip_preflight,
         demo: None,
         policy: settings.config.retention.policy(),
-        node_endpoints: Default::default(),
+        node_endpoints: world
+            .as_ref()
+            .map(|w| w.ssh_endpoints.clone())
+            .unwrap_or_default(),
     };
     let mut speed = None;
     if let Some(d) = &demo_args {

@@ -63,6 +63,9 @@ pub fn options(
     if let Some(j) = args.jump.clone() {
         o.jump = Some(j);
     }
+    if let Some(k) = &args.known_hosts {
+        o.known_hosts = k.clone();
+    }
     o.manifest_path = args.manifest_path.clone();
     o
 }
@@ -81,7 +84,7 @@ pub fn configured(settings: &Settings, env: &dyn Fn(&str) -> Option<String>) -> 
         o.user = u;
     }
     o.identities.extend(ssh.identity.as_deref().map(tilde));
-    if let Some(k) = args.known_hosts.as_ref().or(ssh.known_hosts.as_ref()) {
+    if let Some(k) = &ssh.known_hosts {
         o.known_hosts = tilde(k);
     }
     o.agent_socket = env("SSH_AUTH_SOCK")
