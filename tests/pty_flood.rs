@@ -12,10 +12,20 @@ fn every_key_is_answered_and_memory_stays_bounded_under_a_flood() {
     let home = tempfile::tempdir().unwrap();
     let path = common::flood::install_packer(home.path(), 20_000, 20.0);
     let keys = common::flood::CYCLE.len() * 2;
-    let run = common::flood::run(home.path(), &path, keys, Duration::from_secs(20));
+    let run = common::flood::run(
+        home.path(),
+        &path,
+        keys,
+        Duration::from_secs(20),
+        Duration::ZERO,
+    );
     for (k, l) in run.latencies.iter().enumerate() {
         let (view, _) = common::flood::CYCLE[k % common::flood::CYCLE.len()];
-        assert!(l.is_some(), "Tab {k} to {view} never showed");
+        assert!(
+            l.is_some(),
+            "Tab {k} to {view} never showed:\n{}",
+            run.missed.join("\n")
+        );
     }
     assert!(run.peak_rss_kib > 0, "kiln's RSS was read");
     assert!(

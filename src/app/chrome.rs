@@ -171,7 +171,21 @@ fn draw_prompt(app: &App, frame: &mut Frame, prompt: &Prompt) {
         .iter()
         .map(|l| Line::from(Span::styled(l.clone(), t.style("text"))))
         .collect();
-    let area = centered(frame.area(), 84, prompt.lines.len() as u16 + 6);
+    // As wide as the longest line (up to 100 columns), as tall as the lines once wrapped.
+    let longest = prompt
+        .lines
+        .iter()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    let width = (longest as u16 + 2).clamp(40, 100).min(frame.area().width);
+    let inner = width.saturating_sub(2).max(1) as usize;
+    let rows: usize = prompt
+        .lines
+        .iter()
+        .map(|l| l.chars().count().div_ceil(inner).max(1))
+        .sum();
+    let area = centered(frame.area(), width, rows as u16 + 2);
     frame.render_widget(Clear, area);
     let block = panel(t, prompt.title.clone(), true)
         .border_style(t.style("warning"))

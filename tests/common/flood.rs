@@ -31,7 +31,7 @@ while time.monotonic() - start < secs:
 out.write(b"1795483040,,ui,say,==> openstack.rke2: Creating the image: rke2-node-v1.28-20261125\n")
 out.write(b"1795483045,openstack.rke2,artifact,0,id,img-flood\n")
 out.flush()
-sys.stderr.write("flood: %d lines in %.1f s\n" % (n, time.monotonic() - start))
+open(sys.argv[3], "w").write("%d %.3f\n" % (n, time.monotonic() - start))
 "#;
 
 /// Installs the fake packer in `home/bin` (returns the PATH to use).
@@ -43,8 +43,9 @@ pub fn install_packer(home: &Path, rate: u32, seconds: f64) -> String {
     std::fs::write(
         &packer,
         format!(
-            "#!/bin/sh\nif [ \"$1\" = version ]; then echo 'Packer v1.6.6'; exit 0; fi\nexec python3 '{}' {rate} {seconds}\n",
-            bin.join("flood.py").display()
+            "#!/bin/sh\nif [ \"$1\" = version ]; then echo 'Packer v1.6.6'; exit 0; fi\nexec python3 '{}' {rate} {seconds} '{}'\n",
+            bin.join("flood.py").display(),
+            bin.join("flood.out").display()
         ),
     )
     .unwrap();
@@ -57,15 +58,26 @@ pub fn install_packer(home: &Path, rate: u32, seconds: f64) -> String {
 }
 
 /// The views Tab goes through from Build, each with text only its own frame draws (any one of
-/// them: Images says it is reading, then that it cannot list without credentials).
+/// them: Images says it is reading, then that it cannot list without credentials). A needle is
+/// a run of cells the previous view did not have: the terminal diff skips unchanged cells, so
+/// `Nodes (` drawn over `Retention (` arrives split around the shared `e`, and Nodes's
+/// "Reading Nova" shares "Reading " with Retention's.
 pub const CYCLE: &[(&str, &[&[u8]])] = &[
     ("Images", &[b"Reading Glance", b"could not list"]),
     ("Retention", &[b"eligible of"]),
-    ("Nodes", &[b"Nodes ("]),
+    ("Nodes", &[b"Nova, Cinder and", b"No server runs"]),
     ("History", &[b"STARTED"]),
     ("Log", &[b"kiln diagnostics"]),
     ("Build", &[b"Stages"]),
 ];
+
+/// What the writer managed once it ended: (lines, seconds). None while it runs or if cancelled
+/// before its end.
+pub fn written(home: &Path) -> Option<(u64, f64)> {
+    let text = std::fs::read_to_string(home.join("bin/flood.out")).ok()?;
+    let mut it = text.split_whitespace();
+    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+}
 
 /// kiln's peak resident set so far (VmHWM), in KiB.
 pub fn peak_rss_kib(pid: nix::unistd::Pid) -> Option<u64> {
@@ -87,11 +99,14 @@ pub struct FloodRun {
     pub peak_rss_kib: u64,
     /// Bytes kiln wrote to the terminal.
     pub bytes: usize,
+    /// For each key whose view never showed: the end of what the terminal got after it.
+    pub missed: Vec<String>,
 }
 
 /// Starts a console build on `home`'s fake packer, waits for the flood, presses Tab `keys`
-/// times (each after the previous one showed, or after `per_key` without it), then quits.
-pub fn run(home: &Path, path: &str, keys: usize, per_key: Duration) -> FloodRun {
+/// times (each after the previous one showed, or after `per_key` without it, then `gap` later:
+/// the benchmark spreads its keys over the flood), then quits.
+pub fn run(home: &Path, path: &str, keys: usize, per_key: Duration, gap: Duration) -> FloodRun {
     let template = super::data_dir().join("templates/long-sleep.pkr.hcl");
     let mut cmd = super::kiln(home);
     cmd.env("PATH", path)
@@ -110,15 +125,36 @@ pub fn run(home: &Path, path: &str, keys: usize, per_key: Duration) -> FloodRun 
         pty.text_since(at)
     );
     let mut latencies = Vec::with_capacity(keys);
+    let mut missed = Vec::new();
     for k in 0..keys {
         let (_, needles) = CYCLE[k % CYCLE.len()];
         let from = pty.seen.len();
         let sent = Instant::now();
         pty.send(b"\t");
-        latencies.push(
-            pty.wait_for_any_within(needles, from, per_key)
-                .then(|| sent.elapsed()),
-        );
+        let shown = pty.wait_for_any_within(needles, from, per_key);
+        if !shown {
+            let text = pty.text_since(from);
+            let tail: String = text
+                .chars()
+                .rev()
+                .take(3000)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            missed.push(format!("key {k}: {tail:?}"));
+        }
+        latencies.push(shown.then(|| sent.elapsed()));
+        if !gap.is_zero() {
+            std::thread::sleep(gap);
+        }
+    }
+    if !gap.is_zero() {
+        // The benchmark lets the writer finish, to report the rate it achieved.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while written(home).is_none() && Instant::now() < deadline {
+            let _ = pty.wait_for_within(b"\x00never", pty.seen.len(), Duration::from_millis(200));
+        }
     }
     let peak_rss_kib = peak_rss_kib(pty.pid).unwrap_or(0);
     let bytes = pty.seen.len();
@@ -133,5 +169,6 @@ pub fn run(home: &Path, path: &str, keys: usize, per_key: Duration) -> FloodRun 
         latencies,
         peak_rss_kib,
         bytes,
+        missed,
     }
 }
