@@ -5,7 +5,6 @@
 //!
 //! Run: `cargo bench --bench pty_flood`. `cargo test --benches` runs 2 s at 20,000 lines/s.
 
-#[allow(dead_code)]
 #[path = "../tests/common/mod.rs"]
 mod common;
 
