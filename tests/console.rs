@@ -163,6 +163,53 @@ fn keys_reach_only_the_view_shown() {
 }
 
 #[test]
+fn history_tells_this_consoles_running_build_from_one_kiln_left_behind() {
+    use kiln::app::widgets::table::TableRow;
+    let mut app = app();
+    app.show(ViewId::History);
+    let record = |hours| {
+        kiln::bake::record::BuildRecord::started(
+            t0() - chrono::Duration::hours(hours),
+            std::path::Path::new("t"),
+            &[],
+            FipsRecord::default(),
+            &kiln::secrets::Secrets::default(),
+        )
+    };
+    let reasons = |app: &App| -> Vec<String> {
+        app.views
+            .history
+            .records
+            .data()
+            .unwrap()
+            .iter()
+            .map(|r| r.cells()[5].text.clone())
+            .collect()
+    };
+    let load = |app: &mut App| {
+        let entries = vec![
+            Ok((std::path::PathBuf::from("/b/now"), record(0))),
+            Ok((std::path::PathBuf::from("/b/old"), record(5))),
+        ];
+        app.on_event(
+            history::Event::Loaded(Ok(history::Loaded {
+                entries,
+                ..Default::default()
+            }))
+            .into(),
+        );
+    };
+    load(&mut app);
+    let left = "no result: kiln stopped during the build (or it still runs)";
+    assert_eq!(reasons(&app), [left, left]);
+    // This console's build starts writing /b/now: the loaded rows learn it, and so does a reload.
+    app.on_event(bake::Event::Started(Some("/b/now".into())).into());
+    assert_eq!(reasons(&app), ["running now, in this console", left]);
+    load(&mut app);
+    assert_eq!(reasons(&app), ["running now, in this console", left]);
+}
+
+#[test]
 fn history_keys_move_sort_and_reload() {
     let mut app = app();
     app.show(ViewId::History);

@@ -108,6 +108,8 @@ pub enum Notice {
     InventoryWanted,
     /// Images were deleted or changed: the inventory is stale.
     ImagesChanged,
+    /// This console's build keeps its record in this directory (None: no build runs now).
+    BuildRunning(Option<std::path::PathBuf>),
 }
 
 /// State every view reads and may change.

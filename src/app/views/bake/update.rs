@@ -343,6 +343,7 @@ pub fn on_event(page: &mut BakePage, event: Event, shared: &mut Shared) -> Vec<E
             });
         }
         Event::Started(dir) => {
+            shared.notices.push(Notice::BuildRunning(dir.clone()));
             if let Some(r) = page.run.as_mut() {
                 r.record_dir = dir;
             }
@@ -382,6 +383,7 @@ pub fn on_event(page: &mut BakePage, event: Event, shared: &mut Shared) -> Vec<E
                     "replay ended: b replays the recorded `{next}` build next; n shows the form"
                 ));
             }
+            shared.notices.push(Notice::BuildRunning(None));
             shared.notices.push(Notice::BuildsChanged);
             if shared.bell {
                 return vec![Effect::Bell];

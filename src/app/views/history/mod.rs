@@ -85,6 +85,8 @@ pub struct HistoryPage {
     pub mode: Mode,
     /// The images in Glance, once the Images view read them (a record's image state now).
     pub inventory: Option<std::sync::Arc<crate::inventory::Inventory>>,
+    /// The record directory of this console's running build, if one runs.
+    pub live: Option<PathBuf>,
 }
 
 impl HistoryPage {
@@ -95,7 +97,13 @@ impl HistoryPage {
             table: TableState::sorted(0, SortDir::Desc),
             mode: Mode::List,
             inventory: None,
+            live: None,
         }
+    }
+
+    /// True when `entry` is the record of this console's running build.
+    fn is_live(live: Option<&PathBuf>, entry: &Entry) -> bool {
+        matches!((live, entry), (Some(dir), Ok((path, _))) if path.starts_with(dir))
     }
 
     fn rows(&self) -> &[HistoryRow] {
@@ -216,8 +224,17 @@ impl Page for HistoryPage {
             Event::Loaded(Ok(loaded)) => {
                 shared.typical_build_seconds = loaded.typical;
                 shared.typical_stage_seconds = loaded.stages;
-                self.records =
-                    Loading::Loaded(loaded.entries.into_iter().map(HistoryRow).collect());
+                let live = self.live.as_ref();
+                self.records = Loading::Loaded(
+                    loaded
+                        .entries
+                        .into_iter()
+                        .map(|e| {
+                            let is_live = Self::is_live(live, &e);
+                            HistoryRow(e, is_live)
+                        })
+                        .collect(),
+                );
                 self.refresh();
             }
             Event::Loaded(Err(e)) => self.records.fail(e),
@@ -241,6 +258,16 @@ impl Page for HistoryPage {
     fn on_notice(&mut self, notice: &Notice, _shared: &mut Shared) -> Vec<Effect> {
         match notice {
             Notice::BuildsChanged => self.load(),
+            Notice::BuildRunning(dir) => {
+                self.live = dir.clone();
+                if let Loading::Loaded(rows) = &mut self.records {
+                    for row in rows.iter_mut() {
+                        row.1 = Self::is_live(self.live.as_ref(), &row.0);
+                    }
+                }
+                self.refresh();
+                Vec::new()
+            }
             Notice::Inventory(inv) => {
                 self.inventory = Some(inv.clone());
                 Vec::new()

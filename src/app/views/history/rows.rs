@@ -17,9 +17,10 @@ pub const COLUMNS: &[Column] = &[
     Column::fill("REASON"),
 ];
 
-/// A row of the table.
+/// A row of the table: a record, and whether it is this console's running build (its record
+/// says `running` either way; only then is that true rather than a build kiln left behind).
 #[derive(Debug, Clone)]
-pub struct HistoryRow(pub Entry);
+pub struct HistoryRow(pub Entry, pub bool);
 
 impl TableRow for HistoryRow {
     fn cells(&self) -> Vec<Cell> {
@@ -31,7 +32,10 @@ impl TableRow for HistoryRow {
                     RecordResult::Cancelled => "warning",
                     RecordResult::Running => "stage_running",
                 };
-                let reason = rec.reason().unwrap_or_default();
+                let reason = match rec.result {
+                    RecordResult::Running if self.1 => "running now, in this console".to_string(),
+                    _ => rec.reason().unwrap_or_default(),
+                };
                 vec![
                     Cell::new(rec.started_at.format("%Y-%m-%d %H:%M").to_string(), "text"),
                     Cell::new(rec.result.as_str(), style),
