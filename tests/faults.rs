@@ -1,6 +1,7 @@
 //! Faults the simulator injects, at the moments that hurt: a token that expires between two
 //! pages of a listing, and between two deletes of a retention run (the run goes on after one
-//! re-authentication, deletes exactly the plan, and the audit file has every attempt); and the
+//! re-authentication, deletes exactly the plan, and the audit file has every attempt); a fifth
+//! of Glance's answers 5xx during a retention run (the audit says exactly what went); and the
 //! console under 2 s latency with Nova missing from the catalog, driven in a pty: keys are
 //! answered while the listing is slow, and it says what failed.
 
@@ -187,6 +188,133 @@ async fn a_token_expiring_between_two_deletes_loses_no_audit_record_and_deletes_
         })
         .collect();
     assert_eq!(results, want);
+    sim.stop().await;
+}
+
+/// A retention run while one Glance call in five answers 5xx (and every call takes 100 ms):
+/// whatever the run ends with, the images gone are exactly those the audit says were deleted,
+/// all of them planned; every attempt has its `started` line and an outcome line; the failed
+/// ones are still there; and a second run once the cloud is well deletes the rest of the plan.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_a_fifth_of_glance_calls_failing_the_audit_says_exactly_what_went() {
+    let sim = sim(FleetSize::Demo).await;
+    let c = admin(&sim).await;
+    let inv = fetch(&c, false, Policy::default(), Fixed.now())
+        .await
+        .unwrap();
+    let all: Vec<String> = inv.images.iter().map(|i| i.id.clone()).collect();
+    let plan: Vec<Planned> = inv
+        .eligible()
+        .map(|i| Planned {
+            id: i.id.clone(),
+            name: i.name.clone(),
+        })
+        .collect();
+    assert!(plan.len() >= 4, "the demo fleet has images to delete");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let run = |plan: Vec<Planned>| {
+        let (c, path) = (c.clone(), path.clone());
+        async move {
+            let mut audit = AuditLog::open(&path).unwrap();
+            let stop = AtomicBool::new(false);
+            let actor = Actor {
+                user: "tester".into(),
+                cloud: "sim".into(),
+            };
+            tokio::time::timeout(
+                Duration::from_secs(120),
+                apply(
+                    &c,
+                    &plan,
+                    Policy::default(),
+                    Arc::new(Fixed),
+                    &mut audit,
+                    &actor,
+                    &stop,
+                    |_| {},
+                ),
+            )
+            .await
+            .expect("the run ends")
+        }
+    };
+    sim.faults().set_error_rate(0.2);
+    sim.faults().set_latency(Duration::from_millis(100));
+    let first = run(plan.clone()).await;
+    assert!(
+        sim.requests().iter().any(|r| r.status >= 500),
+        "the faults were injected"
+    );
+    sim.faults().set_error_rate(0.0);
+    sim.faults().set_latency(Duration::ZERO);
+    eprintln!(
+        "first run: {first:?}; 5xx answers to DELETE: {}",
+        sim.requests()
+            .iter()
+            .filter(|r| r.status >= 500 && r.method == "DELETE")
+            .count()
+    );
+    let audit: Vec<(String, String)> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (
+                v["image_id"].as_str().unwrap().to_string(),
+                v["result"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    // Each attempt: started, then its outcome, in plan order.
+    for pair in audit.chunks(2) {
+        assert_eq!(pair[0].1, "started", "{audit:?}");
+        assert_eq!(pair.len(), 2, "an attempt without its outcome: {audit:?}");
+        assert_eq!(pair[0].0, pair[1].0);
+        assert_ne!(pair[1].1, "started", "{audit:?}");
+    }
+    let said_deleted: Vec<&str> = audit
+        .iter()
+        .filter(|(_, r)| r == "deleted")
+        .map(|(id, _)| id.as_str())
+        .collect();
+    let mut gone = Vec::new();
+    for id in &all {
+        if c.image(id).await.unwrap().is_none() {
+            gone.push(id.as_str());
+        }
+    }
+    let mut sorted = said_deleted.clone();
+    sorted.sort_unstable();
+    gone.sort_unstable();
+    assert_eq!(gone, sorted, "the images gone are those the audit says");
+    assert!(
+        gone.iter().all(|id| plan.iter().any(|p| p.id == *id)),
+        "nothing outside the plan"
+    );
+    for (id, r) in &audit {
+        if r == "failed" {
+            assert!(
+                c.image(id).await.unwrap().is_some(),
+                "failed {id} is still there"
+            );
+        }
+    }
+    if let Ok(outcomes) = &first {
+        let deleted = outcomes.iter().filter(|o| **o == Outcome::Deleted).count();
+        assert_eq!(deleted, said_deleted.len(), "{outcomes:?}");
+    }
+    // Once the cloud is well, the rest of the plan goes.
+    let rest: Vec<Planned> = plan
+        .iter()
+        .filter(|p| !said_deleted.contains(&p.id.as_str()))
+        .cloned()
+        .collect();
+    let second = run(rest.clone()).await.expect("the second run");
+    assert_eq!(second, vec![Outcome::Deleted; rest.len()]);
+    for p in &plan {
+        assert!(c.image(&p.id).await.unwrap().is_none(), "{} went", p.id);
+    }
     sim.stop().await;
 }
 
