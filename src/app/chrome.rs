@@ -78,7 +78,12 @@ fn draw_tabs(app: &App, frame: &mut Frame, area: Rect) {
     if app.shared.readonly {
         spans.push(Span::styled(" READONLY ", t.style("warning")));
     }
-    spans.push(Span::styled(format!(" theme:{}", t.name), t.style("dim")));
+    // The theme's name only when it fits whole (80 columns with DEMO or READONLY do not).
+    let theme = format!(" theme:{}", t.name);
+    let used: usize = spans.iter().map(|s| s.width()).sum();
+    if used + theme.chars().count() <= usize::from(area.width) {
+        spans.push(Span::styled(theme, t.style("dim")));
+    }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
@@ -180,11 +185,7 @@ fn draw_prompt(app: &App, frame: &mut Frame, prompt: &Prompt) {
         .unwrap_or(0);
     let width = (longest as u16 + 2).clamp(40, 100).min(frame.area().width);
     let inner = width.saturating_sub(2).max(1) as usize;
-    let rows: usize = prompt
-        .lines
-        .iter()
-        .map(|l| l.chars().count().div_ceil(inner).max(1))
-        .sum();
+    let rows: usize = prompt.lines.iter().map(|l| wrapped_rows(l, inner)).sum();
     let area = centered(frame.area(), width, rows as u16 + 2);
     frame.render_widget(Clear, area);
     let block = panel(t, prompt.title.clone(), true)
@@ -194,4 +195,44 @@ fn draw_prompt(app: &App, frame: &mut Frame, prompt: &Prompt) {
         Paragraph::new(text).wrap(Wrap { trim: false }).block(block),
         area,
     );
+}
+
+/// How many rows `line` takes when word-wrapped at `width` columns (as the prompt's paragraph
+/// wraps it: greedily at spaces, a word longer than the width broken).
+fn wrapped_rows(line: &str, width: usize) -> usize {
+    let width = width.max(1);
+    let mut rows = 1;
+    let mut used = 0;
+    for word in line.split(' ') {
+        let len = word.chars().count();
+        let need = if used == 0 { len } else { used + 1 + len };
+        if need <= width {
+            used = need;
+        } else if len <= width {
+            rows += 1;
+            used = len;
+        } else {
+            // Broken across rows: what is left of the current one, then whole rows.
+            let rest = len.saturating_sub(width.saturating_sub(used + usize::from(used > 0)));
+            rows += rest.div_ceil(width);
+            used = rest % width;
+        }
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrapped_rows;
+
+    #[test]
+    fn prompt_rows_follow_word_wrapping() {
+        assert_eq!(wrapped_rows("", 10), 1);
+        assert_eq!(wrapped_rows("0123456789", 10), 1);
+        // Character counting would say 2 rows; the words need 3.
+        assert_eq!(wrapped_rows("aaaaaa bbbbbb cccccc", 10), 3);
+        assert_eq!(wrapped_rows("aa bb cc dd", 5), 2);
+        // A word longer than the width is broken.
+        assert_eq!(wrapped_rows("0123456789012345678901", 10), 3);
+    }
 }

@@ -82,6 +82,18 @@ pub fn lines<'a>(
             },
             "text",
         ),
+        kv(
+            t,
+            "ssh",
+            match row.endpoint {
+                Some(e) => format!("{e} (the simulator's node)"),
+                None => match row.address() {
+                    Some(a) => format!("{a}:22"),
+                    None => "- (no address yet)".to_string(),
+                },
+            },
+            "text",
+        ),
         kv(t, "status", s.status.clone(), "text"),
         kv(t, "project", s.project_id.clone(), "dim"),
     ];

@@ -343,7 +343,7 @@ impl NodesPage {
     }
 
     fn set_inventory(&mut self, inv: Arc<Inventory>) {
-        self.rows = rows::rows(&inv);
+        self.rows = rows::rows(&inv, &self.endpoints);
         let ids: BTreeSet<&str> = self.rows.iter().map(|r| r.server.id.as_str()).collect();
         self.marks.retain(|id| ids.contains(id.as_str()));
         self.inventory = Some(inv);

@@ -37,6 +37,8 @@ pub struct NodeRow {
     pub marked: bool,
     /// Where its inspection is (copied in from the page for the table).
     pub inspection: Option<Inspection>,
+    /// The SSH endpoint when it is not the address's port 22 (the demo's nodes): shown instead.
+    pub endpoint: Option<std::net::SocketAddr>,
 }
 
 impl NodeRow {
@@ -106,7 +108,13 @@ impl TableRow for NodeRow {
         vec![
             Cell::new(if self.marked { "•" } else { " " }, "title"),
             Cell::new(self.server.name.clone(), "text"),
-            Cell::new(self.address().unwrap_or("-").to_string(), "dim"),
+            Cell::new(
+                match self.endpoint {
+                    Some(e) => e.to_string(),
+                    None => self.address().unwrap_or("-").to_string(),
+                },
+                "dim",
+            ),
             Cell::new(image, "text"),
             Cell::new(age(self.image_age_seconds), "text"),
             Cell::new(standing, standing_style),
@@ -131,8 +139,11 @@ impl TableRow for NodeRow {
 }
 
 /// The nodes of an inventory: servers booted from its images, then servers booted from volumes
-/// made from them; by name.
-pub fn rows(inv: &Inventory) -> Vec<NodeRow> {
+/// made from them; by name. `endpoints`: SSH endpoints by server id where not `address:22`.
+pub fn rows(
+    inv: &Inventory,
+    endpoints: &std::collections::BTreeMap<String, std::net::SocketAddr>,
+) -> Vec<NodeRow> {
     let mut out = Vec::new();
     for image in &inv.images {
         let age = (inv.at - image.created_at).num_seconds();
@@ -143,6 +154,7 @@ pub fn rows(inv: &Inventory) -> Vec<NodeRow> {
             image_age_seconds: age,
             marked: false,
             inspection: None,
+            endpoint: endpoints.get(&server.id).copied(),
         };
         out.extend(image.servers.iter().map(|s| row(s, false)));
         for v in &image.volumes {
