@@ -210,6 +210,48 @@ fn history_tells_this_consoles_running_build_from_one_kiln_left_behind() {
 }
 
 #[test]
+fn the_demo_reaches_only_its_simulated_nodes() {
+    let inv = common::inventory::demo_inventory(true);
+    for demo in [true, false] {
+        let mut a = app_with(Init::default(), false, demo);
+        a.on_event(
+            images::Event::Loaded(Ok(Box::new(images::Loaded {
+                inventory: inv.clone(),
+                records: Vec::new(),
+            })))
+            .into(),
+        );
+        a.show(ViewId::Nodes);
+        let at = a
+            .views
+            .nodes
+            .rows
+            .iter()
+            .position(|r| r.from_volume)
+            .expect("a server booted from a volume");
+        key(&mut a, KeyCode::Char('g'));
+        for _ in 0..at {
+            key(&mut a, KeyCode::Char('j'));
+        }
+        let effects = key(&mut a, KeyCode::Char('i'));
+        if demo {
+            // No SSH node in the demo for it: nothing is dialled, the status line says why.
+            assert!(effects.is_empty(), "{effects:?}");
+            let (text, level) = status(&a);
+            assert!(text.contains("the demo has no SSH node for"), "{text}");
+            assert_eq!(level, Level::Warn);
+        } else {
+            let [Effect::View(ViewEffect::Nodes(nodes::NodesEffect::Inspect(targets)))] =
+                effects.as_slice()
+            else {
+                panic!("{effects:?}")
+            };
+            assert_eq!(targets[0].target.port, 22);
+        }
+    }
+}
+
+#[test]
 fn history_keys_move_sort_and_reload() {
     let mut app = app();
     app.show(ViewId::History);

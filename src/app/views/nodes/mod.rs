@@ -360,10 +360,13 @@ impl NodesPage {
         }
     }
 
-    /// Where to reach a node: the demo's endpoint, else its first address on port 22.
-    fn target_of(&self, row: &NodeRow) -> Option<NodeTarget> {
+    /// Where to reach a node: the demo's endpoint, else its first address on port 22. The demo
+    /// reaches only its simulated nodes: a server without one (booted from a volume) has none,
+    /// rather than a connection to whatever answers its made-up address.
+    fn target_of(&self, row: &NodeRow, demo: bool) -> Option<NodeTarget> {
         let target = match self.endpoints.get(&row.server.id) {
             Some(a) => Target::new(a.ip().to_string(), a.port()),
+            None if demo => return None,
             None => Target::new(row.address()?, 22),
         };
         let mut glance_properties = row.image.properties.clone();
@@ -388,16 +391,23 @@ impl NodesPage {
             let Some(row) = self.rows.iter().find(|r| r.server.id == *id) else {
                 continue;
             };
-            match self.target_of(row) {
+            match self.target_of(row, shared.demo) {
                 Some(t) => targets.push(t),
                 None => unreachable.push(row.server.name.clone()),
             }
         }
         if !unreachable.is_empty() {
-            shared.warn(format!(
-                "no address to reach: {} (still building?)",
-                unreachable.join(", ")
-            ));
+            shared.warn(if shared.demo {
+                format!(
+                    "the demo has no SSH node for {} (only servers booted from an image have one)",
+                    unreachable.join(", ")
+                )
+            } else {
+                format!(
+                    "no address to reach: {} (still building?)",
+                    unreachable.join(", ")
+                )
+            });
         }
         if targets.is_empty() {
             return Vec::new();
