@@ -41,6 +41,15 @@ pub fn run(effect: RetentionEffect, exec: &mut Exec) {
                         &actor,
                         &stop,
                         |step| {
+                            if let Some(o) = &step.outcome {
+                                log::info!(
+                                    target: "kiln::retention",
+                                    "{} ({}): {o:?}; recorded in {}",
+                                    step.image.name,
+                                    step.image.id,
+                                    audit_path.display()
+                                );
+                            }
                             send_soon(&progress_tx, Event::Step(step).into());
                         },
                     )
