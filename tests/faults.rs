@@ -318,6 +318,73 @@ async fn with_a_fifth_of_glance_calls_failing_the_audit_says_exactly_what_went()
     sim.stop().await;
 }
 
+/// A delete Glance carries out but whose answer is lost (a gateway's 504 after the work): kiln
+/// asks afterwards, finds the image gone, and the audit says `deleted` with the error as detail,
+/// not `failed` for an image that is no longer there.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delete_whose_answer_is_lost_is_recorded_as_what_happened() {
+    let sim = sim(FleetSize::Demo).await;
+    let c = admin(&sim).await;
+    let inv = fetch(&c, false, Policy::default(), Fixed.now())
+        .await
+        .unwrap();
+    let plan: Vec<Planned> = inv
+        .eligible()
+        .take(2)
+        .map(|i| Planned {
+            id: i.id.clone(),
+            name: i.name.clone(),
+        })
+        .collect();
+    sim.faults()
+        .set_lost_answer(Service::Image, "DELETE", Some(504));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let mut audit = AuditLog::open(&path).unwrap();
+    let actor = Actor {
+        user: "tester".into(),
+        cloud: "sim".into(),
+    };
+    let outcomes = apply(
+        &c,
+        &plan,
+        Policy::default(),
+        Arc::new(Fixed),
+        &mut audit,
+        &actor,
+        &AtomicBool::new(false),
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcomes, vec![Outcome::Deleted; 2]);
+    assert!(
+        sim.requests()
+            .iter()
+            .any(|r| r.method == "DELETE" && r.status == 504),
+        "the answers were lost"
+    );
+    let lines: Vec<Value> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let results: Vec<&str> = lines
+        .iter()
+        .map(|l| l["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(results, ["started", "deleted", "started", "deleted"]);
+    assert!(
+        lines[1]["detail"].as_str().unwrap().contains("504"),
+        "{}",
+        lines[1]
+    );
+    for p in &plan {
+        assert!(c.image(&p.id).await.unwrap().is_none());
+    }
+    sim.stop().await;
+}
+
 /// The console against a simulator with 2 s latency and no Nova: while Glance's listing is held
 /// at a gate (so it cannot have finished), keys are answered (help opens, tabs switch); once
 /// released, the view says usage is unknown and `e` names what failed. Then it quits cleanly.

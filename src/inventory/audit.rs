@@ -28,6 +28,9 @@ pub enum Entry {
     Started,
     /// Glance deleted it.
     Deleted,
+    /// The delete call failed (this error), yet the image is gone when asked afterwards: Glance
+    /// deleted it and the answer was lost. Written as `deleted`, the error as its detail.
+    DeletedDespite(String),
     /// It was no longer eligible when re-checked (or is gone): not deleted.
     Skipped(String),
     /// The delete failed.
@@ -38,7 +41,7 @@ impl Entry {
     fn result(&self) -> &'static str {
         match self {
             Entry::Started => "started",
-            Entry::Deleted => "deleted",
+            Entry::Deleted | Entry::DeletedDespite(_) => "deleted",
             Entry::Skipped(_) => "skipped",
             Entry::Failed(_) => "failed",
         }
@@ -99,7 +102,7 @@ impl AuditLog {
         entry: &Entry,
     ) -> Result<(), AuditError> {
         let detail = match entry {
-            Entry::Skipped(d) | Entry::Failed(d) => Some(d.as_str()),
+            Entry::Skipped(d) | Entry::Failed(d) | Entry::DeletedDespite(d) => Some(d.as_str()),
             _ => None,
         };
         let line = json!({

@@ -92,6 +92,7 @@ pub struct Faults {
 struct Knobs {
     missing: Vec<Service>,
     failing: BTreeMap<Service, u16>,
+    lost: BTreeMap<(Service, String), u16>,
     delete_in_use: DeleteInUse,
 }
 
@@ -214,6 +215,26 @@ impl Faults {
     /// The status every call to `service` answers, when set.
     pub fn failing(&self, service: Service) -> Option<u16> {
         self.knobs().failing.get(&service).copied()
+    }
+
+    /// Calls to `service` with `method` are carried out, then answered `status` (a gateway that
+    /// timed out after the service did the work: the client cannot tell it happened); None
+    /// restores them.
+    pub fn set_lost_answer(&self, service: Service, method: &str, status: Option<u16>) {
+        let mut k = self.knobs();
+        let key = (service, method.to_ascii_uppercase());
+        match status {
+            Some(code) => k.lost.insert(key, code),
+            None => k.lost.remove(&key),
+        };
+    }
+
+    /// The status a carried-out call to `service` with `method` is answered, when set.
+    pub fn lost_answer(&self, service: Service, method: &str) -> Option<u16> {
+        self.knobs()
+            .lost
+            .get(&(service, method.to_ascii_uppercase()))
+            .copied()
     }
 
     /// How Glance treats deleting an image in use.

@@ -142,9 +142,17 @@ async fn answer(core: &Core, req: Request<Incoming>) -> Response<Full<Bytes>> {
                 Some(ext) => hybrid::prepare(core, ext, service, &req).await,
                 None => Prepared::default(),
             };
-            match prepared.answer {
+            let answer = match prepared.answer {
                 Some(r) => r,
                 None => route(core, service, &req, prepared),
+            };
+            match service.and_then(|svc| core.faults.lost_answer(svc, &req.method)) {
+                Some(status) => Resp::error(
+                    style_of(service, &req),
+                    status,
+                    "gateway timeout (fault injected: the request was carried out)",
+                ),
+                None => answer,
             }
         }
     };
