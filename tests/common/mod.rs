@@ -9,6 +9,7 @@ use kiln::bake::events::{BuildEvent, BuildOutcome};
 use kiln::bake::plan::StagePlan;
 use kiln::bake::router::StageRouter;
 
+pub mod e2e;
 pub mod fake;
 pub mod flood;
 pub mod inventory;
