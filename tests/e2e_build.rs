@@ -4,8 +4,9 @@
 //! tests/common/e2e.rs, tests/e2e/vm.sh). Three builds, each in its own lab: one that succeeds
 //! (its image in Glance with the template's provenance, then `kiln images` calls it the newest
 //! and keeps it), one whose stage 03 fails, one cancelled while stage 03 runs. After each the
-//! simulator holds no server and no keypair of the build. With `KILN_E2E_RECORD=DIR` the first
-//! two write their transcripts there (tests/data/packer/record-demo.sh: the demo's recordings).
+//! simulator holds no server and no keypair of the build. Each build's packer.log must hold no
+//! secret; with `KILN_E2E_RECORD=DIR` it is written there as a transcript
+//! (tests/data/packer/record-demo.sh: the demo's recordings).
 
 mod common;
 
@@ -294,16 +295,18 @@ fn a_build_runs_every_stage_in_order_and_its_image_is_in_glance_the_newest_and_k
     );
     assert!(log.contains("Provisioning with shell script: stages/05-cleanup.sh"));
 
-    // no secret anywhere: the simulator's password, the Pro token
-    let password = lab.sim.admin().password;
+    // no secret anywhere: the users' passwords, every token Keystone issued, the Pro token
+    let secrets = lab.secrets(&[&token]);
+    assert!(secrets.len() >= 4, "passwords, a token, the Pro token");
     let build_json = std::fs::read_to_string(record.join("build.json")).unwrap();
     for (what, text) in [
         ("events", run.dump()),
         ("packer.log", log),
         ("build.json", build_json),
     ] {
-        assert!(!text.contains(&password), "the password is in {what}");
-        assert!(!text.contains(&token), "the Pro token is in {what}");
+        for (i, secret) in secrets.iter().enumerate() {
+            assert!(!text.contains(secret.as_str()), "secret #{i} is in {what}");
+        }
     }
 
     // the stages changed the VM root, never the host: they ran the stubs (containerd and ctr
@@ -335,7 +338,7 @@ fn a_build_runs_every_stage_in_order_and_its_image_is_in_glance_the_newest_and_k
 
     assert_nothing_left(&lab, &servers_before);
     assert!(lab.marked().is_empty(), "kiln or packer still running");
-    lab.record_transcript("success", 0);
+    lab.record_transcript("success", 0, &[&token]);
 }
 
 #[test]
@@ -382,7 +385,7 @@ fn a_stage_that_fails_fails_the_build_naming_it_and_leaves_nothing_behind() {
     assert_eq!(lab.sim.image_count(), images_before, "no image was made");
     assert_nothing_left(&lab, &servers_before);
     assert!(lab.marked().is_empty(), "kiln or packer still running");
-    lab.record_transcript("failed", 1);
+    lab.record_transcript("failed", 1, &[]);
 }
 
 #[test]
@@ -404,6 +407,7 @@ fn a_build_cancelled_while_a_stage_runs_is_cancelled_and_leaves_nothing_behind()
     assert_eq!(lab.sim.image_count(), images_before, "no image was made");
     assert_nothing_left(&lab, &servers_before);
     assert!(lab.marked().is_empty(), "kiln or packer still running");
+    lab.record_transcript("cancelled", 1, &[]);
     // the remote command outlives packer's session (as on a server until it is deleted)
     lab.kill_vm_sessions();
 }

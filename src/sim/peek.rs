@@ -1,6 +1,7 @@
 //! What tests and benches read of a running simulator's state beyond [`Sim::image`]: the
-//! keypairs, and the public key a server was created with (what cloud-init would put in the
-//! build VM's `authorized_keys`, so a test's sshd can stand in for the server).
+//! keypairs, the public key a server was created with (what cloud-init would put in the build
+//! VM's `authorized_keys`, so a test's sshd can stand in for the server), and the tokens issued
+//! (to prove a recording holds none).
 
 use super::Sim;
 
@@ -20,5 +21,15 @@ impl Sim {
         let st = self.core.state.lock().ok()?;
         let name = st.servers.get(id)?.key_name.clone()?;
         st.keypairs.get(&name).map(|k| k.public_key.clone())
+    }
+
+    /// Every token value Keystone has issued and still knows (secrets: for asserting that none
+    /// was written anywhere).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.core
+            .state
+            .lock()
+            .map(|st| st.tokens.keys().cloned().collect())
+            .unwrap_or_default()
     }
 }

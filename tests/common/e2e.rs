@@ -488,12 +488,37 @@ impl Lab {
         dirs.pop().expect("a build record")
     }
 
+    /// Every secret of the lab's cloud: the users' passwords, every token Keystone issued, and
+    /// `more` (e.g. a Pro token given to a build).
+    pub fn secrets(&self, more: &[&str]) -> Vec<String> {
+        let mut all: Vec<String> = [self.sim.admin().password, self.sim.member().password]
+            .into_iter()
+            .chain(self.sim.issued_tokens())
+            .chain(more.iter().map(|s| s.to_string()))
+            .filter(|s| !s.is_empty())
+            .collect();
+        all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        all
+    }
+
     /// The packer.log of the last build record, made fit to ship as a transcript: the VM root
-    /// becomes `/` (the paths read as on a build VM). Panics when anything of this machine is
-    /// left: the lab's paths, the sshd's or the simulator's port, the simulator's password.
-    pub fn transcript(&self) -> String {
+    /// becomes `/` (the paths read as on a build VM). Panics when kiln's log holds a secret of
+    /// the lab ([`Lab::secrets`] with `more`; kiln scrubs what it knows, and packer never prints
+    /// a token or the generated private key), or when anything of this machine is left: the
+    /// lab's paths, the sshd's or the simulator's port.
+    pub fn transcript(&self, more: &[&str]) -> String {
         let raw =
             std::fs::read_to_string(self.last_record().join("packer.log")).expect("packer.log");
+        for (i, secret) in self.secrets(more).iter().enumerate() {
+            assert!(
+                !raw.contains(secret.as_str()),
+                "secret #{i} of the lab (a password, token or the Pro token) is in packer.log"
+            );
+        }
+        assert!(
+            !raw.contains("PRIVATE KEY"),
+            "a private key is in packer.log"
+        );
         let text = raw.replace(&self.root().display().to_string(), "");
         let lab = self.dir.path().display().to_string();
         assert!(
@@ -505,23 +530,19 @@ impl Lab {
                 assert!(!text.contains(&form), "port {port} is left in:\n{text}");
             }
         }
-        let password = self.sim.admin().password;
-        assert!(
-            !text.contains(&password),
-            "the password is left in the transcript"
-        );
         text
     }
 
-    /// With `KILN_E2E_RECORD=DIR` set, writes the last build's [`Lab::transcript`] as
-    /// `DIR/<name>.log` and packer's exit code as `DIR/<name>.exit` (how the demo's transcripts
-    /// are recorded: tests/data/packer/record-demo.sh).
-    pub fn record_transcript(&self, name: &str, packer_exit: i32) {
+    /// Checks the last build's [`Lab::transcript`] (secrets `more` besides the lab's own) and,
+    /// with `KILN_E2E_RECORD=DIR` set, writes it as `DIR/<name>.log` and packer's exit code as
+    /// `DIR/<name>.exit` (how the demo's transcripts are recorded: tests/data/packer/record-demo.sh).
+    pub fn record_transcript(&self, name: &str, packer_exit: i32, more: &[&str]) {
+        let text = self.transcript(more);
         let Some(dir) = std::env::var_os("KILN_E2E_RECORD") else {
             return;
         };
         let dir = PathBuf::from(dir);
-        std::fs::write(dir.join(format!("{name}.log")), self.transcript()).expect("write log");
+        std::fs::write(dir.join(format!("{name}.log")), text).expect("write log");
         std::fs::write(dir.join(format!("{name}.exit")), format!("{packer_exit}\n"))
             .expect("write exit");
     }
