@@ -44,6 +44,24 @@ pub fn transcript(name: &str) -> (String, i32) {
     (text, exit)
 }
 
+/// The image a recorded openstack build made: (name, Glance id), from packer's own
+/// `Creating the image: <name>` and `Image: <id>` lines.
+pub fn recorded_image(name: &str) -> (String, String) {
+    let (text, _) = transcript(name);
+    let after = |prefix: &str| {
+        text.lines()
+            .find_map(|l| {
+                l.split_once(prefix)
+                    .map(|(_, rest)| rest.trim().to_string())
+            })
+            .unwrap_or_else(|| panic!("{name}: no `{prefix}` line"))
+    };
+    (
+        after("openstack.rke2: Creating the image: "),
+        after("openstack.rke2: Image: "),
+    )
+}
+
 /// The stage scripts of the pipeline, in the order the template runs them.
 pub const SCRIPTS: &[&str] = kiln::bake::plan::PIPELINE_SCRIPTS;
 
