@@ -353,8 +353,12 @@ fn a_stage_that_fails_fails_the_build_naming_it_and_leaves_nothing_behind() {
     assert_eq!(f["status"], "failed", "{}", run.dump());
     assert_eq!(f["failed_stage"], "03-prepull-images");
     assert_eq!(f["image_id"], Value::Null);
+    // the error is the script's own verdict (`die`: `<stage>: why`), not one of its ctr lines
     let error = f["error"].as_str().expect("an error");
-    assert!(!error.is_empty());
+    assert!(
+        error.starts_with("03-prepull-images: none of the 14 images could be pulled from harbor.vitro.lan: ctr: failed to resolve reference"),
+        "{error}"
+    );
     // the stage's own words explain the failure
     let logs: Vec<&str> = run
         .of("log")
@@ -380,6 +384,12 @@ fn a_stage_that_fails_fails_the_build_naming_it_and_leaves_nothing_behind() {
     .unwrap();
     assert_eq!(rec["result"], "failed");
     assert_eq!(rec["failed_stage"], "03-prepull-images");
+    // the record keeps the whole explanation, the verdict first
+    assert!(
+        rec["error"].as_str().unwrap().starts_with(error),
+        "{}",
+        rec["error"]
+    );
     // stages after 03 never ran on the VM
     assert!(!lab.root().join("etc/modules-load.d/rke2.conf").exists());
     assert_eq!(lab.sim.image_count(), images_before, "no image was made");

@@ -139,7 +139,7 @@ fn without_images(fleet: &Fleet) -> Vec<BuildRecord> {
         .map_or_else(chrono::Utc::now, |d| d.and_utc());
     [
         // the error kiln reports for the recorded failure (transcripts/failed.log, its packer.log)
-        (3, "03-prepull-images", false, "ctr: failed to resolve reference \"harbor.vitro.lan/k8s/jetstack/cert-manager-controller:v1.14.5\": failed to do request: Head \"https://harbor.vitro.lan/v2/k8s/jetstack/cert-manager-controller/manifests/v1.14.5\": dial tcp: lookup harbor.vitro.lan on 127.0.0.53:53: no such host"),
+        (3, "03-prepull-images", false, "03-prepull-images: none of the 14 images could be pulled from harbor.vitro.lan: ctr: failed to resolve reference \"harbor.vitro.lan/k8s/provider-os/openstack-cloud-controller-manager:v1.30.0\": failed to do request: Head \"https://harbor.vitro.lan/v2/k8s/provider-os/openstack-cloud-controller-manager/manifests/v1.30.0\": dial tcp: lookup harbor.vitro.lan on 127.0.0.53:53: no such host"),
         (17, "03-prepull-images", true, "cancelled"),
         (41, "02-install-rke2", false, "sha256 mismatch for rke2.linux-amd64.tar.gz: the artifacts in files/ are from another release"),
     ]
