@@ -294,6 +294,11 @@ fn a_build_runs_every_stage_in_order_and_its_image_is_in_glance_the_newest_and_k
         "not raw: {log}"
     );
     assert!(log.contains("Provisioning with shell script: stages/05-cleanup.sh"));
+    // packer named the flavor (m1.large); Nova knows it by id: packer looked the id up
+    assert!(
+        log.contains("Verified flavor. ID: 4\n"),
+        "the flavor was not looked up by name"
+    );
 
     // no secret anywhere: the users' passwords, every token Keystone issued, the Pro token
     let secrets = lab.secrets(&[&token]);
