@@ -108,6 +108,7 @@ fn main() {
             &sshd::SshdSpec {
                 ports,
                 extra: vec![],
+                env: vec![],
             },
         ));
     }

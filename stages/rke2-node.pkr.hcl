@@ -38,6 +38,12 @@ variable "ssh_username" {
   default = "ubuntu"
 }
 
+variable "ssh_port" {
+  type        = number
+  default     = 22
+  description = "SSH port of the build VM (the end-to-end test points it at a local sshd)."
+}
+
 variable "k8s_version" {
   type        = string
   default     = "v1.28.15+rke2r1"
@@ -210,6 +216,7 @@ source "openstack" "rke2" {
   floating_ip_network = var.floating_ip_pool
   security_groups     = var.security_groups
   ssh_username        = var.ssh_username
+  ssh_port            = var.ssh_port
   ssh_timeout         = var.ssh_timeout
   image_name          = local.image_name
   image_tags          = ["rke2-node", "rke2-node-${local.k8s_minor}"]

@@ -572,6 +572,7 @@ fn nodes_behind_a_jump_host_are_reached_through_it() {
     let lab = Lab::with(SshdSpec {
         ports: 2,
         extra: vec![],
+        env: vec![],
     });
     let (allowed, denied) = (lab.sshd.ports[0], lab.sshd.ports[1]);
     let jump = Sshd::start(
@@ -579,6 +580,7 @@ fn nodes_behind_a_jump_host_are_reached_through_it() {
         &SshdSpec {
             ports: 1,
             extra: vec![format!("PermitOpen 127.0.0.1:{allowed}")],
+            env: vec![],
         },
     );
     // the jump host authorises the same client key
@@ -716,6 +718,7 @@ fn many_hosts_one_array_in_order_with_exit_2_for_the_unreachable() {
     let lab = Lab::with(SshdSpec {
         ports: 3,
         extra: vec![],
+        env: vec![],
     });
     lab.trust();
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -925,6 +928,7 @@ fn the_fan_out_is_bounded_and_reports_keep_their_order() {
     let lab = Lab::with(SshdSpec {
         ports: 5,
         extra: vec![],
+        env: vec![],
     });
     lab.trust();
     let mut o = kiln::node::InspectOptions::new(&lab.home);

@@ -92,7 +92,7 @@ async fn an_image_that_becomes_in_use_between_plan_and_apply_is_skipped() {
         .collect();
     assert_eq!(eligible.len(), 3, "the demo fleet has eligible images");
     // A node boots from the second one after the plan was made.
-    let body = json!({"server": {"name": "late-node", "imageRef": eligible[1].id, "flavorRef": "m1.small",
+    let body = json!({"server": {"name": "late-node", "imageRef": eligible[1].id, "flavorRef": "2",
                                  "networks": [{"uuid": sim.fleet().networks[0].id}]}});
     let a = c
         .session()

@@ -294,12 +294,12 @@ async fn kiln(home: &std::path::Path, cloud: &harness::RealCloud, args: &[&str])
 /// from `image` (`volume`: false), or from a new boot volume made from it.
 async fn boot(client: &CloudClient, name: &str, image: &str, volume: bool) {
     let server = if volume {
-        json!({"name": name, "flavorRef": "m1.small", "imageRef": "",
+        json!({"name": name, "flavorRef": "2", "imageRef": "",
                "block_device_mapping_v2": [{"boot_index": 0, "uuid": image,
                    "source_type": "image", "destination_type": "volume", "volume_size": 10,
                    "delete_on_termination": true}]})
     } else {
-        json!({"name": name, "flavorRef": "m1.small", "imageRef": image})
+        json!({"name": name, "flavorRef": "2", "imageRef": image})
     };
     let body = json!({ "server": server }).to_string();
     let a = client

@@ -387,7 +387,7 @@ async fn servers_build_then_run_stop_and_snapshot_to_an_active_image() {
         .unwrap()
         .id
         .clone();
-    let body = json!({"server": {"name": "build-vm", "imageRef": base, "flavorRef": "m1.small",
+    let body = json!({"server": {"name": "build-vm", "imageRef": base, "flavorRef": "2",
                                  "networks": [{"uuid": sim.fleet().networks[0].id}]}});
     let a = s
         .call(
@@ -772,5 +772,99 @@ async fn tls_is_verified_against_cacert_or_skipped_with_verify_false() {
         .await
         .unwrap();
     assert_eq!(client.rke2_images().await.unwrap().len(), want);
+    sim.stop().await;
+}
+
+/// Nova finds a flavor by id only, as a real Nova does: the `m1.*` flavors have Nova's default
+/// ids, so a client that names one must look its id up in the listing (packer 1.6.6 asks
+/// `GET /flavors/m1.large`, gets a 404, then lists `/flavors/detail`), and a server cannot be
+/// created with a flavor's name as its `flavorRef`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flavors_are_found_by_id_and_a_name_is_not_an_id() {
+    let sim = kiln::sim::start(SimConfig {
+        fleet: FleetSize::Small,
+        ..SimConfig::new(42, today())
+    })
+    .await
+    .unwrap();
+    let client = admin(&sim).await;
+    let s = client.session();
+    match s
+        .call(Svc::Nova, Method::GET, "/flavors/m1.large", &[], None)
+        .await
+    {
+        Err(CloudError::Api {
+            status, message, ..
+        }) => {
+            assert_eq!(status, 404);
+            assert_eq!(message, "Flavor m1.large could not be found.");
+        }
+        other => panic!("a flavor's name is not its id: {other:?}"),
+    }
+    let list: Value = s.get_json(Svc::Nova, "/flavors/detail", &[]).await.unwrap();
+    let large = list["flavors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "m1.large")
+        .unwrap()
+        .clone();
+    assert_eq!(large["id"], "4");
+    assert_eq!(large["vcpus"], 4);
+    let by_id: Value = s.get_json(Svc::Nova, "/flavors/4", &[]).await.unwrap();
+    assert_eq!(by_id["flavor"]["name"], "m1.large");
+    // operators' own flavors may have their name as their id
+    let k8s: Value = s
+        .get_json(Svc::Nova, "/flavors/k8s.worker", &[])
+        .await
+        .unwrap();
+    assert_eq!(k8s["flavor"]["name"], "k8s.worker");
+    // the fleet's servers carry the ids
+    let servers: Value = s
+        .get_json(
+            Svc::Nova,
+            "/servers/detail",
+            &[("all_tenants".to_string(), "1".to_string())],
+        )
+        .await
+        .unwrap();
+    let ids: std::collections::BTreeSet<&str> = servers["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["flavor"]["id"].as_str())
+        .collect();
+    assert!(
+        ids.iter()
+            .all(|i| ["2", "3", "4", "k8s.control", "k8s.worker"].contains(i)),
+        "{ids:?}"
+    );
+    let base = sim
+        .fleet()
+        .images
+        .iter()
+        .find(|i| i.name == "ubuntu-22.04")
+        .unwrap()
+        .id
+        .clone();
+    let body = json!({"server": {"name": "by-name", "imageRef": base, "flavorRef": "m1.large"}});
+    match s
+        .call(
+            Svc::Nova,
+            Method::POST,
+            "/servers",
+            &[],
+            Some((Bytes::from(body.to_string()), "application/json")),
+        )
+        .await
+    {
+        Err(CloudError::Api {
+            status, message, ..
+        }) => {
+            assert_eq!(status, 400);
+            assert_eq!(message, "Flavor m1.large could not be found.");
+        }
+        other => panic!("a server with a flavor's name as flavorRef: {other:?}"),
+    }
     sim.stop().await;
 }

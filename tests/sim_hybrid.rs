@@ -107,7 +107,7 @@ async fn nova_and_cinder_serve_an_external_keystones_tokens_and_its_glances_imag
         reqwest::Method::POST,
         &format!("{nova}/servers"),
         &t,
-        Some(json!({"server": {"name": "n1", "imageRef": image.id, "flavorRef": "m1.small"}})),
+        Some(json!({"server": {"name": "n1", "imageRef": image.id, "flavorRef": "2"}})),
     )
     .await;
     assert_eq!(status, 202, "{v}");
@@ -133,7 +133,7 @@ async fn nova_and_cinder_serve_an_external_keystones_tokens_and_its_glances_imag
         &format!("{nova}/servers"),
         &t,
         Some(
-            json!({"server": {"name": "n2", "flavorRef": "m1.small", "imageRef": "",
+            json!({"server": {"name": "n2", "flavorRef": "2", "imageRef": "",
             "block_device_mapping_v2": [{"boot_index": 0, "uuid": image.id, "source_type": "image",
                 "destination_type": "volume", "volume_size": 10, "delete_on_termination": true}]}}),
         ),
@@ -162,9 +162,7 @@ async fn nova_and_cinder_serve_an_external_keystones_tokens_and_its_glances_imag
         reqwest::Method::POST,
         &format!("{nova}/servers"),
         &t,
-        Some(
-            json!({"server": {"name": "n3", "imageRef": "no-such-image", "flavorRef": "m1.small"}}),
-        ),
+        Some(json!({"server": {"name": "n3", "imageRef": "no-such-image", "flavorRef": "2"}})),
     )
     .await;
     assert_eq!(status, 400, "{v}");

@@ -102,7 +102,7 @@ fn screen(app: &App, now: chrono::DateTime<chrono::Utc>) -> String {
 
 #[test]
 fn build_running() {
-    let (app, now) = app_with_build("demo-success", 0.55, probe_theme());
+    let (app, now) = app_with_build("demo-success", 0.45, probe_theme());
     assert!(app.views.bake.running());
     insta::assert_snapshot!(screen(&app, now));
 }
@@ -139,15 +139,15 @@ fn selecting_a_stage_and_filtering_its_log() {
         key(&mut app, KeyCode::Char('j'));
     }
     key(&mut app, KeyCode::Char('/'));
-    typed(&mut app, "calico");
+    typed(&mut app, "cert-manager");
     key(&mut app, KeyCode::Enter);
-    assert_eq!(app.views.bake.run.as_ref().unwrap().filter, "calico");
+    assert_eq!(app.views.bake.run.as_ref().unwrap().filter, "cert-manager");
     insta::assert_snapshot!(screen(&app, now));
 }
 
 #[test]
 fn help_overlay_lists_the_keys_valid_while_a_build_runs() {
-    let (mut app, now) = app_with_build("demo-success", 0.55, probe_theme());
+    let (mut app, now) = app_with_build("demo-success", 0.45, probe_theme());
     key(&mut app, KeyCode::Char('?'));
     insta::assert_snapshot!(render(&app, now, 120, 32).backend());
     key(&mut app, KeyCode::Esc);
@@ -324,7 +324,7 @@ fn history_opens_a_record_and_its_packer_log_with_search() {
     let lines: Vec<String> = text.lines().map(str::to_string).collect();
     app.on_event(history::Event::LogRead(path.clone(), Ok((lines, 0))).into());
     key(&mut app, KeyCode::Char('/'));
-    typed(&mut app, "503");
+    typed(&mut app, "no such host");
     key(&mut app, KeyCode::Enter);
     key(&mut app, KeyCode::Char('n'));
     insta::assert_snapshot!("history_packer_log", screen(&app, t0()));
@@ -357,7 +357,7 @@ fn log_tab_and_its_help() {
 
 #[test]
 fn quitting_during_a_build_asks_first() {
-    let (mut app, _) = app_with_build("demo-success", 0.55, probe_theme());
+    let (mut app, _) = app_with_build("demo-success", 0.45, probe_theme());
     assert!(key(&mut app, KeyCode::Char('q')).is_empty());
     assert!(matches!(app.modal, kiln::app::shell::Modal::ConfirmQuit(_)));
     assert!(key(&mut app, KeyCode::Char('n')).is_empty());
@@ -365,7 +365,7 @@ fn quitting_during_a_build_asks_first() {
     key(&mut app, KeyCode::Char('q'));
     assert_eq!(key(&mut app, KeyCode::Char('y')), vec![Effect::Quit]);
     // Cancel asks too, and a second c escalates.
-    let (mut app, _) = app_with_build("demo-success", 0.55, probe_theme());
+    let (mut app, _) = app_with_build("demo-success", 0.45, probe_theme());
     assert!(key(&mut app, KeyCode::Char('c')).is_empty());
     assert_eq!(
         key(&mut app, KeyCode::Char('y')),

@@ -138,7 +138,8 @@ fn without_images(fleet: &Fleet) -> Vec<BuildRecord> {
         .and_hms_opt(9, 0, 0)
         .map_or_else(chrono::Utc::now, |d| d.and_utc());
     [
-        (3, "03-prepull-images", false, "ctr: failed to resolve reference \"harbor.vitro.lan/k8s/rancher/hardened-calico:v3.27.3-build20240423\": 503 Service Unavailable"),
+        // the error kiln reports for the recorded failure (transcripts/failed.log, its packer.log)
+        (3, "03-prepull-images", false, "03-prepull-images: none of the 14 images could be pulled from harbor.vitro.lan: ctr: failed to resolve reference \"harbor.vitro.lan/k8s/provider-os/openstack-cloud-controller-manager:v1.30.0\": failed to do request: Head \"https://harbor.vitro.lan/v2/k8s/provider-os/openstack-cloud-controller-manager/manifests/v1.30.0\": dial tcp: lookup harbor.vitro.lan on 127.0.0.53:53: no such host"),
         (17, "03-prepull-images", true, "cancelled"),
         (41, "02-install-rke2", false, "sha256 mismatch for rke2.linux-amd64.tar.gz: the artifacts in files/ are from another release"),
     ]
@@ -225,5 +226,40 @@ mod tests {
             )
             .is_some()
         );
+    }
+
+    #[test]
+    fn the_seeded_failure_says_what_its_packer_log_says() {
+        // The record of the failed build 3 days ago carries the recorded failure as its
+        // packer.log: its error is the one kiln reports for that transcript.
+        let t = crate::demo::transcripts().remove(1);
+        let start = chrono::Utc::now();
+        let mut router = crate::bake::router::StageRouter::new(
+            crate::bake::plan::StagePlan::new(crate::bake::plan::PIPELINE_SCRIPTS),
+            start,
+        );
+        let mut events = Vec::new();
+        for line in &t.lines {
+            router.route_stdout(line, start, &mut events);
+        }
+        let outcome = router.finish(
+            crate::bake::router::Ending {
+                exit_code: Some(t.exit_code),
+                cancel_requested: false,
+                escalated: false,
+            },
+            start,
+            &mut events,
+        );
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+        let fleet = Fleet::generate(7, today, crate::sim::fleet::FleetSize::Demo);
+        let failed: Vec<BuildRecord> = without_images(&fleet)
+            .into_iter()
+            .filter(|r| r.failed_stage.as_deref() == Some("03-prepull-images"))
+            .filter(|r| r.result == RecordResult::Failed)
+            .collect();
+        assert_eq!(failed.len(), 1);
+        assert!(outcome.error.is_some());
+        assert_eq!(failed[0].error, outcome.error);
     }
 }

@@ -1,9 +1,10 @@
 //! `kiln demo`: kiln on built-in data, no cloud and no packer. The Build view replays the demo's
-//! own recorded builds (`transcripts/`: a success and a failure, recorded with packer 1.6.6 and
-//! given the openstack builder's launch and snapshot lines; see tests/data/packer/README.md); the
-//! Images, Retention and History views talk to a simulated cloud started in-process (`kiln sim`'s
-//! seeded fleet) and read a history made from the same fleet (`history`), kept in a temporary
-//! state directory so the operator's own records are never touched.
+//! own recorded builds (`transcripts/`: a success and a failure, real packer 1.6.6 openstack builds
+//! recorded by tests/e2e_build.rs against kiln's simulator, re-timed to a ~12 minute build; see
+//! tests/data/packer/README.md); the Images, Retention and History views talk to a simulated
+//! cloud started in-process (`kiln sim`'s seeded fleet) and read a history made from the same
+//! fleet (`history`), kept in a temporary state directory so the operator's own records are
+//! never touched.
 
 pub mod history;
 

@@ -37,6 +37,7 @@ mod keystone;
 mod neutron;
 mod nova;
 mod page;
+mod peek;
 pub mod rng;
 mod secret;
 mod server;

@@ -9,6 +9,7 @@ use kiln::bake::events::{BuildEvent, BuildOutcome};
 use kiln::bake::plan::StagePlan;
 use kiln::bake::router::StageRouter;
 
+pub mod e2e;
 pub mod fake;
 pub mod flood;
 pub mod inventory;
@@ -41,6 +42,24 @@ pub fn transcript(name: &str) -> (String, i32) {
         .map(|s| s.trim().parse().unwrap())
         .unwrap_or(1);
     (text, exit)
+}
+
+/// The image a recorded openstack build made: (name, Glance id), from packer's own
+/// `Creating the image: <name>` and `Image: <id>` lines.
+pub fn recorded_image(name: &str) -> (String, String) {
+    let (text, _) = transcript(name);
+    let after = |prefix: &str| {
+        text.lines()
+            .find_map(|l| {
+                l.split_once(prefix)
+                    .map(|(_, rest)| rest.trim().to_string())
+            })
+            .unwrap_or_else(|| panic!("{name}: no `{prefix}` line"))
+    };
+    (
+        after("openstack.rke2: Creating the image: "),
+        after("openstack.rke2: Image: "),
+    )
 }
 
 /// The stage scripts of the pipeline, in the order the template runs them.

@@ -21,8 +21,12 @@ pub const MAX_PORTS: usize = 16;
 pub struct SshdSpec {
     /// How many ports (all served by one sshd).
     pub ports: usize,
-    /// Extra sshd_config lines.
+    /// Extra sshd_config lines, written before the defaults: sshd keeps a keyword's first
+    /// value, so they override them (no `Match` blocks).
     pub extra: Vec<String>,
+    /// More `NAME=VALUE` for the sessions' environment (sshd reads one `SetEnv` line, the
+    /// first: they go on it). A `PATH=...` here replaces the default PATH.
+    pub env: Vec<String>,
 }
 
 impl Default for SshdSpec {
@@ -30,6 +34,7 @@ impl Default for SshdSpec {
         SshdSpec {
             ports: 1,
             extra: Vec::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -132,7 +137,26 @@ impl Sshd {
         let mut last_log = String::new();
         for _ in 0..5 {
             let ports = free_ports(spec.ports);
+            let default_path = format!(
+                "PATH={}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                dir.join("bin").display()
+            );
+            let path = spec
+                .env
+                .iter()
+                .find(|v| v.starts_with("PATH="))
+                .unwrap_or(&default_path);
+            let more: Vec<&str> = spec
+                .env
+                .iter()
+                .filter(|v| !v.starts_with("PATH="))
+                .map(String::as_str)
+                .collect();
             let mut cfg = String::new();
+            for line in &spec.extra {
+                cfg.push_str(line);
+                cfg.push('\n');
+            }
             for p in &ports {
                 cfg.push_str(&format!("ListenAddress 127.0.0.1:{p}\n"));
             }
@@ -140,18 +164,14 @@ impl Sshd {
                 "HostKey {host}\nPidFile {pid}\nAuthorizedKeysFile {ak}\nPasswordAuthentication no\n\
                  KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin prohibit-password\n\
                  StrictModes no\nUsePAM no\nAllowUsers {user}\nMaxStartups 400:30:800\nMaxSessions 64\n\
-                 SetEnv PATH={bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin SHLVL=1 {SESSION_MARKER}={dir}\n\
+                 SetEnv {path} SHLVL=1 {SESSION_MARKER}={dir}{more}\n\
                  LogLevel DEBUG1\n",
                 host = host.display(),
                 pid = dir.join("sshd.pid").display(),
                 ak = keys.join("authorized_keys").display(),
-                bin = dir.join("bin").display(),
                 dir = dir.display(),
+                more = more.iter().map(|v| format!(" {v}")).collect::<String>(),
             ));
-            for line in &spec.extra {
-                cfg.push_str(line);
-                cfg.push('\n');
-            }
             let cfg_path = dir.join("sshd_config");
             std::fs::write(&cfg_path, cfg).unwrap();
             let log = std::fs::File::create(dir.join("sshd.log")).unwrap();

@@ -275,7 +275,7 @@ impl StageRouter {
         self.status[id] = StageStatus::Running;
         self.started_at[id] = Some(at);
         self.current = Some(id);
-        self.explanation.new_stage();
+        self.explanation.new_stage(name);
         out.push(BuildEvent::StageStarted { stage: id, at });
         id
     }
@@ -360,9 +360,18 @@ impl StageRouter {
             BuildStatus::Cancelled => Some("cancelled".to_string()),
             BuildStatus::Failed if no_image => explanation.last().cloned(),
             BuildStatus::Failed => {
-                let first = explanation
-                    .iter()
-                    .find(|l| !l.trim().is_empty())
+                // the failed script's own verdict (`<stage>: why`), else the first line that
+                // explains the failure
+                let first = self
+                    .explanation
+                    .verdict()
+                    .filter(|_| failed_stage.is_some())
+                    .or_else(|| {
+                        explanation
+                            .iter()
+                            .find(|l| !l.trim().is_empty())
+                            .map(String::as_str)
+                    })
                     .map(|l| l.lines().next().unwrap_or(l).trim().to_string())
                     .unwrap_or_else(|| "packer failed".to_string());
                 Some(if template_error {

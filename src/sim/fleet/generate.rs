@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 
-use super::{Flavor, Fleet, FleetImage, FleetSize, Network, Project, User};
+use super::{FLAVORS, Flavor, Fleet, FleetImage, FleetSize, Network, Project, User};
 use crate::sim::rng::Rng;
 
 /// (series, oldest build in days ago, newest build in days ago, first patch release).
@@ -44,22 +44,16 @@ pub(super) fn generate(seed: u64, today: NaiveDate, size: FleetSize) -> Fleet {
         user(&mut rng, "operator", &projects[1].id, false),
         user(&mut rng, "blue-dev", &projects[2].id, false),
     ];
-    let flavors = [
-        ("m1.small", 1, 2048, 20),
-        ("m1.medium", 2, 4096, 40),
-        ("m1.large", 4, 8192, 80),
-        ("k8s.control", 4, 8192, 60),
-        ("k8s.worker", 8, 16384, 100),
-    ]
-    .iter()
-    .map(|&(n, vcpus, ram_mb, disk_gb)| Flavor {
-        id: n.to_string(),
-        name: n.to_string(),
-        vcpus,
-        ram_mb,
-        disk_gb,
-    })
-    .collect();
+    let flavors = FLAVORS
+        .iter()
+        .map(|&(id, n, vcpus, ram_mb, disk_gb)| Flavor {
+            id: id.to_string(),
+            name: n.to_string(),
+            vcpus,
+            ram_mb,
+            disk_gb,
+        })
+        .collect();
     let networks = vec![
         network(&mut rng, "tenant-net", false, &projects[0].id, "10.20"),
         network(&mut rng, "public", true, &projects[0].id, "192.0.2"),

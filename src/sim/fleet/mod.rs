@@ -35,7 +35,24 @@ pub struct User {
     pub admin: bool,
 }
 
-/// A Nova flavor (its id is its name, as operators often create them).
+/// The fleet's flavors: (id, name, vCPUs, RAM MiB, disk GiB). The `m1.*` family has Nova's own
+/// default ids (`2`, `3`, `4`), so a client that names a flavor must look its id up (packer asks
+/// `GET /flavors/<name>`, gets a 404, then lists `/flavors/detail`); the `k8s.*` flavors have
+/// their name as their id, as operators often create them (`--id k8s.worker`).
+pub const FLAVORS: &[(&str, &str, u32, u32, u32)] = &[
+    ("2", "m1.small", 1, 2048, 20),
+    ("3", "m1.medium", 2, 4096, 40),
+    ("4", "m1.large", 4, 8192, 80),
+    ("k8s.control", "k8s.control", 4, 8192, 60),
+    ("k8s.worker", "k8s.worker", 8, 16384, 100),
+];
+
+/// The id of the fleet's flavor named `name` (the name itself when there is none).
+pub fn flavor_id(name: &str) -> &str {
+    FLAVORS.iter().find(|f| f.1 == name).map_or(name, |f| f.0)
+}
+
+/// A Nova flavor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flavor {
     /// Flavor id.

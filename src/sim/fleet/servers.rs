@@ -75,7 +75,7 @@ impl Out<'_> {
             project_id: self.projects[project].id.clone(),
             user_id: self.user_of(project),
             image_id: image.map(|i| i.id.clone()),
-            flavor_id: flavor.to_string(),
+            flavor_id: super::flavor_id(flavor).to_string(),
             status: "ACTIVE".into(),
             created_at: created.max(not_before),
             address: (

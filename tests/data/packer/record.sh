@@ -202,8 +202,7 @@ cp "$here/templates/rke2-null-ssh.pkr.hcl" "$work/run/rke2-node.pkr.hcl"
 # ---------------------------------------------------------------- 5: synthetic crash banner
 python3 "$here/make-crash.py" "$here/success.log" "$here/crash-banner.log"
 
-# ---------------------------------------------------------------- demo transcripts
-python3 "$here/make-demo.py" "$here"
+# (the demo's transcripts come from the openstack recordings: record-demo.sh)
 
 # ---------------------------------------------------------------- signals (long-sleep.pkr.hcl)
 repo_root=$(cd "$here/../../.." && pwd)
