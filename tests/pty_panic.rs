@@ -76,6 +76,47 @@ fn sigterm_during_a_console_build_stops_packer_and_restores_the_terminal() {
     assert_eq!(rec["result"], "cancelled");
 }
 
+/// A terminal that hangs up (a closed window, a dropped SSH session) makes every read fail. With
+/// SIGHUP blocked (so only the failing reads can tell), kiln must quit instead of spinning on
+/// them; five times, since the reads and a SIGHUP race when both come.
+#[test]
+fn a_hung_up_terminal_makes_the_console_quit_instead_of_spinning() {
+    use std::os::unix::process::CommandExt;
+    for _ in 0..5 {
+        let home = tempfile::tempdir().unwrap();
+        let log = home.path().join("kiln.log");
+        let mut cmd = kiln(home.path());
+        cmd.arg("--log-file").arg(&log);
+        // SAFETY: only sigprocmask between fork and exec; the mask is inherited by exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                let mut set = nix::sys::signal::SigSet::empty();
+                set.add(nix::sys::signal::Signal::SIGHUP);
+                nix::sys::signal::sigprocmask(
+                    nix::sys::signal::SigmaskHow::SIG_BLOCK,
+                    Some(&set),
+                    None,
+                )
+                .map_err(std::io::Error::from)
+            });
+        }
+        let mut pty = Pty::spawn(cmd);
+        assert!(
+            pty.wait_for(b"History", 0),
+            "the console never drew its tabs"
+        );
+        pty.hang_up();
+        let pid = pty.pid;
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let exited = pty.wait_exit(Duration::from_secs(30));
+        assert!(
+            exited.is_some(),
+            "kiln kept running on a hung-up terminal ({state}); its log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+}
+
 #[test]
 fn ctrl_z_suspends_with_the_terminal_restored_and_resumes() {
     let home = tempfile::tempdir().unwrap();

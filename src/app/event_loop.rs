@@ -42,6 +42,8 @@ pub async fn run(
     })
     .collect::<Result<Vec<_>>>()?;
     let mut input = EventStream::new();
+    // False once the terminal's input failed for good (hung up): it is no longer polled.
+    let mut input_open = true;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut dirty = true;
     let mut last_draw = tokio::time::Instant::now() - FRAME;
@@ -96,8 +98,9 @@ pub async fn run(
             futures_util::future::select_all(waits).await.0
         };
         tokio::select! {
-            ev = input.next() => {
+            ev = input.next(), if input_open => {
                 app.shared.now = exec.clock.now();
+                let mut gone = ev.is_none().then(|| "the input ended".to_string());
                 let mut next = ev;
                 while let Some(item) = next.take() {
                     match item {
@@ -105,9 +108,21 @@ pub async fn run(
                         Ok(Event::Resize(..)) => {}
                         Ok(Event::Mouse(m)) => app.on_mouse(m),
                         Ok(_) => {}
-                        Err(e) => log::warn!(target: "kiln::app", "terminal input error: {e}"),
+                        Err(e) if is_transient(&e) => {}
+                        Err(e) => {
+                            // A hung-up terminal fails every read: stop reading (it would spin
+                            // here forever, before the SIGHUP branch ever runs) and quit.
+                            gone = Some(e.to_string());
+                            break;
+                        }
                     }
                     next = input.next().now_or_never().flatten();
+                }
+                if let Some(why) = gone {
+                    log::warn!(target: "kiln::app", "terminal input failed ({why}): quitting");
+                    input_open = false;
+                    terminal::detach_outputs();
+                    effects.push(Effect::Quit);
                 }
                 dirty = true;
             }
@@ -119,7 +134,17 @@ pub async fn run(
                 }
                 dirty = true;
             }
-            _ = tick.tick() => if app.ticking() { dirty = true },
+            _ = tick.tick() => {
+                if input_open && terminal::hung_up() {
+                    log::warn!(target: "kiln::app", "the terminal hung up: quitting");
+                    input_open = false;
+                    terminal::detach_outputs();
+                    effects.push(Effect::Quit);
+                }
+                if app.ticking() {
+                    dirty = true;
+                }
+            }
             () = sleep_until(frame_due) => {}
             name = stop => {
                 log::warn!(target: "kiln::app", "{name}: quitting");
@@ -131,6 +156,14 @@ pub async fn run(
             }
         }
     }
+}
+
+/// An input error worth reading again after (a signal interrupted the read).
+fn is_transient(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock
+    )
 }
 
 async fn sleep_until(t: Option<tokio::time::Instant>) {

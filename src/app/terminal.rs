@@ -50,6 +50,22 @@ pub fn release(mut terminal: ratatui::DefaultTerminal) {
     std::mem::forget(terminal);
 }
 
+/// True when the terminal hung up (stdin polls POLLHUP, POLLERR or POLLNVAL). A hung-up tty
+/// gives crossterm's event stream nothing to yield, neither an event nor an error, so the event
+/// loop asks this on its tick (a blocked or lost SIGHUP must not leave kiln running).
+pub fn hung_up() -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let stdin = std::io::stdin();
+    let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
+    match poll(&mut fds, PollTimeout::ZERO) {
+        Ok(_) => fds[0].revents().is_some_and(|r| {
+            r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL)
+        }),
+        Err(_) => false,
+    }
+}
+
 /// The terminal went away (a hangup, an I/O error drawing): stdout and stderr go to /dev/null so
 /// nothing that prints on the way out can panic, and cleanup (packer, the demo's files) runs.
 pub fn detach_outputs() {

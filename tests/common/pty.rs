@@ -27,6 +27,8 @@ pub struct Pty {
     /// Everything kiln printed so far.
     pub seen: Vec<u8>,
     master: std::fs::File,
+    /// The reader thread's copy of the master (see [`Pty::hang_up`]).
+    reader_fd: std::os::fd::RawFd,
     slave: OwnedFd,
 }
 
@@ -40,6 +42,13 @@ impl Pty {
             ws_ypixel: 0,
         };
         let pty = openpty(Some(&ws), None).unwrap();
+        // kiln must not inherit the master: a terminal is hung up only when its last master
+        // descriptor closes (see `hang_up`).
+        nix::fcntl::fcntl(
+            &pty.master,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        )
+        .unwrap();
         let slave = pty.slave;
         let dup = |fd: &OwnedFd| Stdio::from(fd.try_clone().unwrap());
         cmd.env("TERM", "xterm-256color")
@@ -92,6 +101,7 @@ impl Pty {
         let leader = cmd.spawn().unwrap();
         let pid = job_of(leader.id());
         let mut reader = std::fs::File::from(pty.master.try_clone().unwrap());
+        let reader_fd = std::os::fd::AsRawFd::as_raw_fd(&reader);
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
@@ -107,6 +117,7 @@ impl Pty {
             rx,
             seen: Vec::new(),
             master: std::fs::File::from(pty.master),
+            reader_fd,
             slave,
         }
     }
@@ -145,6 +156,20 @@ impl Pty {
                 Err(_) => return false,
             }
         }
+    }
+
+    /// Hangs the terminal up, as a closed terminal window or a dropped SSH session does: every
+    /// copy of the master side is closed (replaced by /dev/null; a byte written on the slave
+    /// side wakes the reader thread so its read lets go of the master), so kiln's reads fail.
+    pub fn hang_up(&mut self) {
+        use std::os::fd::AsRawFd;
+        let null = std::fs::File::open("/dev/null").unwrap();
+        // SAFETY: dup2 onto descriptors this Pty owns; the reader thread then reads /dev/null.
+        unsafe {
+            assert!(libc::dup2(null.as_raw_fd(), self.master.as_raw_fd()) >= 0);
+            assert!(libc::dup2(null.as_raw_fd(), self.reader_fd) >= 0);
+        }
+        let _ = nix::unistd::write(&self.slave, b"\0");
     }
 
     /// Types bytes.
