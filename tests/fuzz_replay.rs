@@ -32,3 +32,28 @@ fn manifest_corpus() {
 fn config_and_theme_corpus() {
     replay("config_theme", kiln::fuzzing::config_and_theme);
 }
+
+#[test]
+fn clouds_yaml_corpus() {
+    replay("clouds_yaml", kiln::fuzzing::clouds_yaml);
+}
+
+#[test]
+fn glance_decode_corpus() {
+    replay("glance_decode", kiln::fuzzing::glance_decode);
+}
+
+#[test]
+fn nova_decode_corpus() {
+    replay("nova_decode", kiln::fuzzing::nova_decode);
+}
+
+#[test]
+fn known_hosts_corpus() {
+    replay("known_hosts", kiln::fuzzing::known_hosts);
+}
+
+#[test]
+fn node_reads_corpus() {
+    replay("node_reads", kiln::fuzzing::node_reads);
+}

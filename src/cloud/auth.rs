@@ -36,6 +36,56 @@ impl TokenInfo {
     pub fn is_admin(&self) -> bool {
         self.roles.iter().any(|r| r == "admin")
     }
+
+    /// The facts of Keystone's token body (`{"token": {...}}`); Err: why it is not one.
+    pub fn from_body(body: &[u8]) -> Result<TokenInfo, String> {
+        let root: TokenRoot = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        Ok(TokenInfo {
+            expires_at: root.token.expires_at,
+            project_id: root.token.project.map(|p| p.id),
+            roles: root.token.roles.into_iter().map(|r| r.name).collect(),
+            catalog: root.token.catalog,
+        })
+    }
+
+    /// The catalog's endpoint of the first of `alternatives` (service types) that has one on
+    /// `interface`, in `region` when one is given.
+    pub fn endpoint(
+        &self,
+        interface: &str,
+        region: Option<&str>,
+        alternatives: &[&str],
+    ) -> Option<&CatalogEndpoint> {
+        alternatives.iter().find_map(|kind| {
+            self.catalog
+                .iter()
+                .filter(|s| s.kind == *kind)
+                .flat_map(|s| &s.endpoints)
+                .find(|e| {
+                    e.interface == interface
+                        && region.is_none_or(|r| {
+                            e.region_id.as_deref() == Some(r) || e.region.as_deref() == Some(r)
+                        })
+                })
+        })
+    }
+}
+
+/// True while a token obtained at `obtained_at` is still used at `now` rather than renewed:
+/// renewal comes within the last 30 s, or the last tenth of a short-lived token.
+pub fn still_fresh(info: &TokenInfo, obtained_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    let lifetime = info.expires_at - obtained_at;
+    let margin = chrono::Duration::seconds(30).min(lifetime / 10);
+    info.expires_at - now > margin
+}
+
+/// What Keystone said when it refused a token: its `error.message`, else the body's first 200
+/// characters.
+pub fn refusal_message(text: &str) -> String {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(String::from))
+        .unwrap_or_else(|| text.chars().take(200).collect())
 }
 
 /// One catalog entry.
@@ -252,14 +302,11 @@ impl KeystoneAuth {
     /// A token value valid now, authenticating when there is none or it is about to expire.
     async fn token(&self, client: &Client, force: bool) -> Result<String, OsError> {
         let mut cached = self.0.cached.lock().await;
-        if !force && let Some(c) = cached.as_ref() {
-            let now = self.0.clock.now();
-            let lifetime = c.info.expires_at - c.obtained_at;
-            // Renew within the last 30 s, or the last tenth of a short-lived token.
-            let margin = chrono::Duration::seconds(30).min(lifetime / 10);
-            if c.info.expires_at - now > margin {
-                return Ok(c.value.clone());
-            }
+        if !force
+            && let Some(c) = cached.as_ref()
+            && still_fresh(&c.info, c.obtained_at, self.0.clock.now())
+        {
+            return Ok(c.value.clone());
         }
         let resp = client
             .post(&self.0.token_url)
@@ -280,11 +327,11 @@ impl KeystoneAuth {
         let status = resp.status();
         if !status.is_success() {
             let text = resp.text().await.unwrap_or_default();
-            let msg = serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|v| v["error"]["message"].as_str().map(String::from))
-                .unwrap_or_else(|| text.chars().take(200).collect());
-            return Err(os_error(status.into(), msg, Some(status)));
+            return Err(os_error(
+                status.into(),
+                refusal_message(&text),
+                Some(status),
+            ));
         }
         let value = resp
             .headers()
@@ -298,16 +345,12 @@ impl KeystoneAuth {
                     None,
                 )
             })?;
-        let root: TokenRoot = resp
-            .json()
+        let body = resp
+            .bytes()
             .await
             .map_err(|e| os_error(ErrorKind::InvalidResponse, format!("token body: {e}"), None))?;
-        let info = TokenInfo {
-            expires_at: root.token.expires_at,
-            project_id: root.token.project.map(|p| p.id),
-            roles: root.token.roles.into_iter().map(|r| r.name).collect(),
-            catalog: root.token.catalog,
-        };
+        let info = TokenInfo::from_body(&body)
+            .map_err(|e| os_error(ErrorKind::InvalidResponse, format!("token body: {e}"), None))?;
         self.0.issued.fetch_add(1, Ordering::Relaxed);
         *cached = Some(Cached {
             value: value.clone(),
@@ -329,28 +372,17 @@ impl KeystoneAuth {
         let Some(c) = cached.as_ref() else {
             return Err(os_error(ErrorKind::AuthenticationFailed, "no token", None));
         };
-        for kind in alternatives {
-            let found = c
-                .info
-                .catalog
-                .iter()
-                .filter(|s| s.kind == *kind)
-                .flat_map(|s| &s.endpoints)
-                .find(|e| {
-                    e.interface == self.0.interface
-                        && self.0.region.as_ref().is_none_or(|r| {
-                            e.region_id.as_ref() == Some(r) || e.region.as_ref() == Some(r)
-                        })
-                });
-            if let Some(e) = found {
-                return Url::parse(&e.url).map_err(|err| {
-                    os_error(
-                        ErrorKind::InvalidResponse,
-                        format!("catalog URL {}: {err}", e.url),
-                        None,
-                    )
-                });
-            }
+        if let Some(e) = c
+            .info
+            .endpoint(&self.0.interface, self.0.region.as_deref(), alternatives)
+        {
+            return Url::parse(&e.url).map_err(|err| {
+                os_error(
+                    ErrorKind::InvalidResponse,
+                    format!("catalog URL {}: {err}", e.url),
+                    None,
+                )
+            });
         }
         Err(os_error(
             ErrorKind::EndpointNotFound,

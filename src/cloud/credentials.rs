@@ -64,7 +64,7 @@ impl CredentialSource {
 }
 
 /// True when a clouds.yaml text has a key `cloud:` indented under `clouds:`.
-fn names_cloud(text: &str, cloud: &str) -> bool {
+pub(crate) fn names_cloud(text: &str, cloud: &str) -> bool {
     let key = format!("{cloud}:");
     text.lines().any(|l| {
         let t = l.trim_start();

@@ -99,7 +99,7 @@ const CORE: &[&str] = &[
 
 /// Glance's JSON of one image, as a map (parsing into a map and taking the known keys out is
 /// several times faster than `#[serde(flatten)]`, which matters at 5,000 images).
-type RawImage = serde_json::Map<String, Value>;
+pub(crate) type RawImage = serde_json::Map<String, Value>;
 
 fn take_string(m: &mut RawImage, k: &str) -> Option<String> {
     match m.remove(k)? {
@@ -115,7 +115,7 @@ fn take_time(m: &mut RawImage, k: &str) -> Option<DateTime<Utc>> {
 }
 
 /// An image from Glance's JSON; Err names what is missing.
-fn image_from(mut m: RawImage) -> Result<Image, String> {
+pub(crate) fn image_from(mut m: RawImage) -> Result<Image, String> {
     let id = take_string(&mut m, "id").ok_or("an image without an id")?;
     let created_at = take_time(&mut m, "created_at")
         .ok_or_else(|| format!("image {id}: no valid created_at"))?;
@@ -161,11 +161,12 @@ fn image_from(mut m: RawImage) -> Result<Image, String> {
     Ok(image)
 }
 
+/// One page of `GET /v2/images`.
 #[derive(Deserialize)]
-struct RawPage {
-    images: Vec<RawImage>,
+pub(crate) struct RawPage {
+    pub(crate) images: Vec<RawImage>,
     #[serde(default)]
-    next: Option<String>,
+    pub(crate) next: Option<String>,
 }
 
 fn invalid(call: String, message: String) -> CloudError {

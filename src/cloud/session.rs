@@ -91,7 +91,8 @@ fn http_client(config: &CloudConfig, opts: &SessionOptions) -> Result<reqwest::C
         .map_err(|e| CloudError::Config(format!("HTTP client: {e}")))
 }
 
-fn message_of(body: &[u8]) -> String {
+/// The message of an error body (Keystone, Nova, Cinder or Glance shape), else the body's start.
+pub(crate) fn message_of(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     // Keystone {"error": {"message"}}, Nova/Cinder {"itemNotFound": {"message"}}, Glance {"message"}.

@@ -97,28 +97,30 @@ impl Usage {
     }
 }
 
+/// One page of Nova's `GET /servers/detail`.
 #[derive(Deserialize)]
-struct ServerPage {
-    servers: Vec<RawServer>,
+pub(crate) struct ServerPage {
+    pub(crate) servers: Vec<RawServer>,
     #[serde(default)]
-    servers_links: Vec<Link>,
+    pub(crate) servers_links: Vec<Link>,
+}
+
+/// One page of Cinder's `GET /volumes/detail`.
+#[derive(Deserialize)]
+pub(crate) struct VolumePage {
+    pub(crate) volumes: Vec<RawVolume>,
+    #[serde(default)]
+    pub(crate) volumes_links: Vec<Link>,
 }
 
 #[derive(Deserialize)]
-struct VolumePage {
-    volumes: Vec<RawVolume>,
-    #[serde(default)]
-    volumes_links: Vec<Link>,
-}
-
-#[derive(Deserialize)]
-struct Link {
+pub(crate) struct Link {
     rel: String,
     href: String,
 }
 
 #[derive(Deserialize)]
-struct RawServer {
+pub(crate) struct RawServer {
     id: String,
     #[serde(default)]
     name: String,
@@ -157,7 +159,7 @@ fn addresses(raw: BTreeMap<String, Vec<RawAddress>>) -> Vec<String> {
 }
 
 #[derive(Deserialize)]
-struct RawVolume {
+pub(crate) struct RawVolume {
     id: String,
     #[serde(default)]
     name: Option<String>,
@@ -177,7 +179,8 @@ struct Attachment {
     server_id: Option<String>,
 }
 
-fn next_marker(links: &[Link]) -> Option<String> {
+/// The marker of a page's `next` link.
+pub(crate) fn next_marker(links: &[Link]) -> Option<String> {
     links
         .iter()
         .find(|l| l.rel == "next")
@@ -249,6 +252,18 @@ async fn servers(
             return (UsageScope::Unknown, BTreeMap::new(), BTreeMap::new());
         }
     };
+    let (by, volume_booted) = servers_by_image(list);
+    (scope, by, volume_booted)
+}
+
+/// Servers by image id, and the servers booted from a volume (`image` is `""`, or has no id)
+/// by server id.
+pub(crate) fn servers_by_image(
+    list: Vec<RawServer>,
+) -> (
+    BTreeMap<String, Vec<ServerRef>>,
+    BTreeMap<String, ServerRef>,
+) {
     let mut by: BTreeMap<String, Vec<ServerRef>> = BTreeMap::new();
     let mut volume_booted = BTreeMap::new();
     for srv in list {
@@ -272,7 +287,7 @@ async fn servers(
             }
         }
     }
-    (scope, by, volume_booted)
+    (by, volume_booted)
 }
 
 /// Volumes by source image. Cinder silently ignores `all_tenants` for non-admins, so the scope
@@ -289,6 +304,18 @@ async fn volumes(
             return (UsageScope::Unknown, BTreeMap::new());
         }
     };
+    (
+        if admin {
+            UsageScope::AllProjects
+        } else {
+            UsageScope::Project
+        },
+        volumes_by_image(list),
+    )
+}
+
+/// Volumes by the image their `volume_image_metadata` names (others are left out).
+pub(crate) fn volumes_by_image(list: Vec<RawVolume>) -> BTreeMap<String, Vec<VolumeRef>> {
     let mut by: BTreeMap<String, Vec<VolumeRef>> = BTreeMap::new();
     for v in list {
         let Some(image) = v
@@ -312,14 +339,7 @@ async fn volumes(
                 .collect(),
         });
     }
-    (
-        if admin {
-            UsageScope::AllProjects
-        } else {
-            UsageScope::Project
-        },
-        by,
-    )
+    by
 }
 
 /// Usage of every image, Nova and Cinder asked concurrently, once each.

@@ -64,6 +64,18 @@ pub async fn read_node(conn: &Connection, label: &str, options: &InspectOptions)
         exec::run(conn, &cmd, options.command_timeout, options.max_output).await
     };
     // the small files in one session; the commands (which may hang) each in their own
+    let (paths, cap) = file_reads(options);
+    let (files, pro, rke2, images) = tokio::join!(
+        run(files::command(&paths, cap)),
+        run(pro_command()),
+        run(rke2_version_command()),
+        run(images_command()),
+    );
+    facts_from(options, label, &files, &pro, &rke2, &images)
+}
+
+/// The small files read in one command, and the cap on each.
+fn file_reads(options: &InspectOptions) -> ([String; 4], usize) {
     let paths = [
         options.manifest_path.clone(),
         "/etc/image-builder-release".to_string(),
@@ -71,13 +83,21 @@ pub async fn read_node(conn: &Connection, label: &str, options: &InspectOptions)
         "/proc/sys/crypto/fips_enabled".to_string(),
     ];
     let cap = options.max_output / (paths.len() + 1);
-    let (files, pro, rke2, images) = tokio::join!(
-        run(files::command(&paths, cap)),
-        run(pro_command()),
-        run(rke2_version_command()),
-        run(images_command()),
-    );
-    let mut files = files::split(&files, paths.len(), cap).into_iter();
+    (paths, cap)
+}
+
+/// The facts from what the four reads returned: the file reader's framed output, `pro status`,
+/// `rke2 --version` and the image list. `label` names the node in messages.
+pub fn facts_from(
+    options: &InspectOptions,
+    label: &str,
+    files: &Result<CommandOutput, ExecError>,
+    pro: &Result<CommandOutput, ExecError>,
+    rke2: &Result<CommandOutput, ExecError>,
+    images: &Result<CommandOutput, ExecError>,
+) -> NodeFacts {
+    let (paths, cap) = file_reads(options);
+    let mut files = files::split(files, paths.len(), cap).into_iter();
     let mut next = || {
         files
             .next()
@@ -93,9 +113,9 @@ pub async fn read_node(conn: &Connection, label: &str, options: &InspectOptions)
     note(&options.manifest_path, &manifest);
     note("/etc/image-builder-release", &release);
     note(&options.prepull_failures_path(), &failures);
-    note("pro status --format json", &pro);
-    note("rke2 --version", &rke2);
-    note("the containerd image list", &images);
+    note("pro status --format json", pro);
+    note("rke2 --version", rke2);
+    note("the containerd image list", images);
     let manifest_text = match &manifest {
         Ok(o) if o.exit == Some(0) || o.truncated => {
             Some(String::from_utf8_lossy(&o.stdout).into_owned())
@@ -130,9 +150,9 @@ pub async fn read_node(conn: &Connection, label: &str, options: &InspectOptions)
                 )),
             }
         }),
-        pro: observe(&pro, "`pro`", |o| parse_pro(&o.stdout)),
-        rke2_version: observe(&rke2, "`rke2`", |o| parse_rke2_version(&o.stdout)),
-        images: observe(&images, "ctr and crictl", |o| {
+        pro: observe(pro, "`pro`", |o| parse_pro(&o.stdout)),
+        rke2_version: observe(rke2, "`rke2`", |o| parse_rke2_version(&o.stdout)),
+        images: observe(images, "ctr and crictl", |o| {
             if o.truncated {
                 return Err(format!(
                     "the list is longer than the {} byte bound and was cut",
