@@ -43,6 +43,39 @@ async fn admin(sim: &Sim) -> CloudClient {
         .expect("connect")
 }
 
+/// The first `n` eligible images of a listing, as a retention plan.
+fn plan_of(inv: &kiln::inventory::Inventory, n: usize) -> Vec<Planned> {
+    inv.eligible()
+        .take(n)
+        .map(|i| Planned {
+            id: i.id.clone(),
+            name: i.name.clone(),
+        })
+        .collect()
+}
+
+fn actor() -> Actor {
+    Actor {
+        user: "tester".into(),
+        cloud: "sim".into(),
+    }
+}
+
+/// The audit file as (image id, result) pairs, in order.
+fn audit_results(path: &std::path::Path) -> Vec<(String, String)> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (
+                v["image_id"].as_str().unwrap().to_string(),
+                v["result"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
 fn unauthorized(sim: &Sim, method: &str, path_part: &str) -> usize {
     sim.requests()
         .iter()
@@ -102,14 +135,7 @@ async fn a_token_expiring_between_two_deletes_loses_no_audit_record_and_deletes_
     let inv = fetch(&c, false, Policy::default(), Fixed.now())
         .await
         .unwrap();
-    let plan: Vec<Planned> = inv
-        .eligible()
-        .take(3)
-        .map(|i| Planned {
-            id: i.id.clone(),
-            name: i.name.clone(),
-        })
-        .collect();
+    let plan = plan_of(&inv, 3);
     assert_eq!(plan.len(), 3);
     let before = sim.image_count();
     // Hold the second delete; the token expires while it waits.
@@ -125,10 +151,7 @@ async fn a_token_expiring_between_two_deletes_loses_no_audit_record_and_deletes_
         async move {
             let mut audit = AuditLog::open(&path).unwrap();
             let stop = AtomicBool::new(false);
-            let actor = Actor {
-                user: "tester".into(),
-                cloud: "sim".into(),
-            };
+            let actor = actor();
             apply(
                 &c,
                 &plan,
@@ -164,20 +187,7 @@ async fn a_token_expiring_between_two_deletes_loses_no_audit_record_and_deletes_
     for p in &plan {
         assert!(c.image(&p.id).await.unwrap().is_none());
     }
-    let lines: Vec<Value> = std::fs::read_to_string(&path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let results: Vec<(String, String)> = lines
-        .iter()
-        .map(|l| {
-            (
-                l["image_id"].as_str().unwrap().to_string(),
-                l["result"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let results = audit_results(&path);
     let want: Vec<(String, String)> = plan
         .iter()
         .flat_map(|p| {
@@ -203,13 +213,7 @@ async fn with_a_fifth_of_glance_calls_failing_the_audit_says_exactly_what_went()
         .await
         .unwrap();
     let all: Vec<String> = inv.images.iter().map(|i| i.id.clone()).collect();
-    let plan: Vec<Planned> = inv
-        .eligible()
-        .map(|i| Planned {
-            id: i.id.clone(),
-            name: i.name.clone(),
-        })
-        .collect();
+    let plan = plan_of(&inv, usize::MAX);
     assert!(plan.len() >= 4, "the demo fleet has images to delete");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.jsonl");
@@ -218,10 +222,7 @@ async fn with_a_fifth_of_glance_calls_failing_the_audit_says_exactly_what_went()
         async move {
             let mut audit = AuditLog::open(&path).unwrap();
             let stop = AtomicBool::new(false);
-            let actor = Actor {
-                user: "tester".into(),
-                cloud: "sim".into(),
-            };
+            let actor = actor();
             tokio::time::timeout(
                 Duration::from_secs(120),
                 apply(
@@ -255,17 +256,7 @@ async fn with_a_fifth_of_glance_calls_failing_the_audit_says_exactly_what_went()
             .filter(|r| r.status >= 500 && r.method == "DELETE")
             .count()
     );
-    let audit: Vec<(String, String)> = std::fs::read_to_string(&path)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
-            (
-                v["image_id"].as_str().unwrap().to_string(),
-                v["result"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let audit = audit_results(&path);
     // Each attempt: started, then its outcome, in plan order.
     for pair in audit.chunks(2) {
         assert_eq!(pair[0].1, "started", "{audit:?}");
@@ -328,23 +319,13 @@ async fn a_delete_whose_answer_is_lost_is_recorded_as_what_happened() {
     let inv = fetch(&c, false, Policy::default(), Fixed.now())
         .await
         .unwrap();
-    let plan: Vec<Planned> = inv
-        .eligible()
-        .take(2)
-        .map(|i| Planned {
-            id: i.id.clone(),
-            name: i.name.clone(),
-        })
-        .collect();
+    let plan = plan_of(&inv, 2);
     sim.faults()
         .set_lost_answer(Service::Image, "DELETE", Some(504));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.jsonl");
     let mut audit = AuditLog::open(&path).unwrap();
-    let actor = Actor {
-        user: "tester".into(),
-        cloud: "sim".into(),
-    };
+    let actor = actor();
     let outcomes = apply(
         &c,
         &plan,

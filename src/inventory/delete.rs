@@ -126,43 +126,21 @@ pub async fn apply(
                         // An error does not prove nothing happened (a gateway may time out
                         // after Glance deleted it): ask, so the audit says what was done.
                         let after = client.image(&p.id).await;
-                        let at = clock.now();
-                        match after {
-                            Ok(None) => {
-                                audit.append(
-                                    at,
-                                    actor,
-                                    (&p.id, &p.name),
-                                    &[],
-                                    &Entry::DeletedDespite(e.to_string()),
-                                )?;
-                                Outcome::Deleted
-                            }
+                        let (entry, outcome) = match after {
+                            Ok(None) => (Entry::DeletedDespite(e.to_string()), Outcome::Deleted),
                             Ok(Some(_)) => {
                                 let why = e.to_string();
-                                audit.append(
-                                    at,
-                                    actor,
-                                    (&p.id, &p.name),
-                                    &[],
-                                    &Entry::Failed(why.clone()),
-                                )?;
-                                Outcome::Failed(why)
+                                (Entry::Failed(why.clone()), Outcome::Failed(why))
                             }
                             Err(check) => {
                                 let why = format!(
                                     "{e}; whether it went is unknown: asking Glance afterwards failed too ({check})"
                                 );
-                                audit.append(
-                                    at,
-                                    actor,
-                                    (&p.id, &p.name),
-                                    &[],
-                                    &Entry::Failed(why.clone()),
-                                )?;
-                                Outcome::Failed(why)
+                                (Entry::Failed(why.clone()), Outcome::Failed(why))
                             }
-                        }
+                        };
+                        audit.append(clock.now(), actor, (&p.id, &p.name), &[], &entry)?;
+                        outcome
                     }
                 }
             }
