@@ -116,6 +116,7 @@ stage_caprke2_artifacts() {
   install -m 0755 "${ARTIFACT_DIR}/rke2-install.sh" "$CAPRKE2_INSTALLER"
   # CAPRKE2's airGappedChecksum: the SHA-256 of the sha256sum file itself
   sha256_of "${CAPRKE2_DIR}/${SUMS_NAME}" >"${STATE_DIR}/rke2-airgapped-checksum"
+  # shellcheck disable=SC2034 # read by the step runner in lib/common.sh
   STEP_LABEL="CAPRKE2 airgap artifacts in /opt/rke2-artifacts and /opt/install.sh (airGappedChecksum $(cat "${STATE_DIR}/rke2-airgapped-checksum"))"
 }
 

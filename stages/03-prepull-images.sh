@@ -288,6 +288,7 @@ finish() {
     warn "${#FAILED[@]} image(s) not pre-pulled, listed in /etc/packer-build/prepull-failures.txt"
   fi
   containerd_stop
+  # shellcheck disable=SC2034 # read by the step runner in lib/common.sh
   STEP_LABEL="containerd stopped; records in /etc/packer-build"
 }
 

@@ -143,6 +143,7 @@ fips() {
     warn "FIPS requested but the source image is not Ubuntu Pro (or no Pro token): this image will NOT be FIPS-validated"
     write_fips_status true unavailable
   fi
+  # shellcheck disable=SC2034 # read by the step runner in lib/common.sh
   STEP_LABEL="fips: $(sed -n 's/^status=//p' "${STATE_DIR}/fips-status")"
 }
 

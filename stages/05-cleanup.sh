@@ -156,6 +156,7 @@ final_check() {
     } >&2
     exit 1
   fi
+  # shellcheck disable=SC2034 # read by the step runner in lib/common.sh
   STEP_LABEL="generalized and checked; /etc/packer-build and /opt/rke2-artifacts kept"
 }
 

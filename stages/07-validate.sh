@@ -223,6 +223,7 @@ check_prepull_records() {
   if ((partial)); then
     warn "${partial} pinned image(s) not in the image (partial pre-pulls allowed, prepull_strict=false): nodes pull them from the registry at boot"
   fi
+  # shellcheck disable=SC2034 # read by the step runner in lib/common.sh
   STEP_LABEL="pre-pull records: ${pulled_count} of ${#expected[@]} pinned images"
 }
 
