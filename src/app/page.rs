@@ -54,6 +54,47 @@ pub fn plain(key: &KeyEvent, c: char) -> bool {
             .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
 }
 
+/// The keys every list and pager moves with, one definition for every view's table.
+pub mod nav {
+    use super::plain;
+    use crossterm::event::{KeyCode, KeyEvent};
+
+    /// `j` or Down.
+    pub fn down(k: &KeyEvent) -> bool {
+        plain(k, 'j') || k.code == KeyCode::Down
+    }
+
+    /// `k` or Up.
+    pub fn up(k: &KeyEvent) -> bool {
+        plain(k, 'k') || k.code == KeyCode::Up
+    }
+
+    /// `g` or Home.
+    pub fn top(k: &KeyEvent) -> bool {
+        plain(k, 'g') || k.code == KeyCode::Home
+    }
+
+    /// `G` or End.
+    pub fn bottom(k: &KeyEvent) -> bool {
+        plain(k, 'G') || k.code == KeyCode::End
+    }
+
+    /// PgUp.
+    pub fn page_up(k: &KeyEvent) -> bool {
+        k.code == KeyCode::PageUp
+    }
+
+    /// PgDn.
+    pub fn page_down(k: &KeyEvent) -> bool {
+        k.code == KeyCode::PageDown
+    }
+
+    /// Esc.
+    pub fn esc(k: &KeyEvent) -> bool {
+        k.code == KeyCode::Esc
+    }
+}
+
 /// The binding among `bindings` that a key triggers.
 pub fn find<A: Copy>(bindings: &[Binding<A>], key: &KeyEvent) -> Option<A> {
     bindings.iter().find(|b| (b.matches)(key)).map(|b| b.action)

@@ -5,7 +5,7 @@ use crossterm::event::{KeyCode, KeyEvent};
 
 use super::BakePage;
 use crate::actions;
-use crate::app::page::{Binding, Shared, plain};
+use crate::app::page::{Binding, Shared, nav, plain};
 
 actions! {
     /// What a key of the Build view does.
@@ -106,42 +106,42 @@ const TABLE: &[Binding<Action>] = &[
         help: "next stage",
         hint: None,
         action: Action::Down,
-        matches: |k| plain(k, 'j') || k.code == KeyCode::Down,
+        matches: nav::down,
     },
     Binding {
         keys: "k / Up",
         help: "previous stage",
         hint: None,
         action: Action::Up,
-        matches: |k| plain(k, 'k') || k.code == KeyCode::Up,
+        matches: nav::up,
     },
     Binding {
         keys: "g / Home",
         help: "first stage",
         hint: None,
         action: Action::Top,
-        matches: |k| plain(k, 'g') || k.code == KeyCode::Home,
+        matches: nav::top,
     },
     Binding {
         keys: "G / End",
         help: "last stage",
         hint: None,
         action: Action::Bottom,
-        matches: |k| plain(k, 'G') || k.code == KeyCode::End,
+        matches: nav::bottom,
     },
     Binding {
         keys: "PgUp / PgDn",
         help: "scroll the stage log (PgDn to the end follows it again)",
         hint: None,
         action: Action::PageUp,
-        matches: |k| k.code == KeyCode::PageUp,
+        matches: nav::page_up,
     },
     Binding {
         keys: "",
         help: "",
         hint: None,
         action: Action::PageDown,
-        matches: |k| k.code == KeyCode::PageDown,
+        matches: nav::page_down,
     },
     Binding {
         keys: "Left / Right",

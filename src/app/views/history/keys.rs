@@ -5,7 +5,7 @@ use crossterm::event::KeyCode;
 
 use super::{HistoryPage, Mode};
 use crate::actions;
-use crate::app::page::{Binding, plain};
+use crate::app::page::{Binding, nav, plain};
 
 actions! {
     /// What a key of the History view does.
@@ -59,42 +59,42 @@ const TABLE: &[Binding<Action>] = &[
         help: "next build / scroll down",
         hint: None,
         action: Action::Down,
-        matches: |k| plain(k, 'j') || k.code == KeyCode::Down,
+        matches: nav::down,
     },
     Binding {
         keys: "k / Up",
         help: "previous build / scroll up",
         hint: None,
         action: Action::Up,
-        matches: |k| plain(k, 'k') || k.code == KeyCode::Up,
+        matches: nav::up,
     },
     Binding {
         keys: "g / Home",
         help: "first / top",
         hint: None,
         action: Action::Top,
-        matches: |k| plain(k, 'g') || k.code == KeyCode::Home,
+        matches: nav::top,
     },
     Binding {
         keys: "G / End",
         help: "last / end",
         hint: None,
         action: Action::Bottom,
-        matches: |k| plain(k, 'G') || k.code == KeyCode::End,
+        matches: nav::bottom,
     },
     Binding {
         keys: "PgUp / PgDn",
         help: "a page up / down",
         hint: None,
         action: Action::PageUp,
-        matches: |k| k.code == KeyCode::PageUp,
+        matches: nav::page_up,
     },
     Binding {
         keys: "",
         help: "",
         hint: None,
         action: Action::PageDown,
-        matches: |k| k.code == KeyCode::PageDown,
+        matches: nav::page_down,
     },
     Binding {
         keys: "n / N",
@@ -129,7 +129,7 @@ const TABLE: &[Binding<Action>] = &[
         help: "back (log to record to list), or clear the filter",
         hint: Some("back"),
         action: Action::Back,
-        matches: |k| k.code == KeyCode::Esc,
+        matches: nav::esc,
     },
 ];
 

@@ -9,7 +9,7 @@ use tui_logger::{TuiWidgetEvent, TuiWidgetState};
 use crate::actions;
 use crate::app::Init;
 use crate::app::effect::Effect;
-use crate::app::page::{Binding, DrawCtx, Page, Shared, plain};
+use crate::app::page::{Binding, DrawCtx, Page, Shared, nav, plain};
 
 actions! {
     /// What a key of the Log tab does (each is a tui-logger widget key).
@@ -122,14 +122,14 @@ const TABLE: &[Binding<Action>] = &[
         help: "scroll back / forward (Esc: back to the end)",
         hint: None,
         action: Action::PageUp,
-        matches: |k| k.code == KeyCode::PageUp,
+        matches: nav::page_up,
     },
     Binding {
         keys: "",
         help: "",
         hint: None,
         action: Action::PageDown,
-        matches: |k| k.code == KeyCode::PageDown,
+        matches: nav::page_down,
     },
     Binding {
         keys: "Space",
@@ -143,7 +143,7 @@ const TABLE: &[Binding<Action>] = &[
         help: "leave page mode (follow the newest messages)",
         hint: None,
         action: Action::Escape,
-        matches: |k| k.code == KeyCode::Esc,
+        matches: nav::esc,
     },
 ];
 

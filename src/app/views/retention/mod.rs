@@ -17,7 +17,7 @@ use ratatui::layout::Rect;
 use crate::actions;
 use crate::app::Init;
 use crate::app::effect::Effect;
-use crate::app::page::{Binding, DrawCtx, Notice, Page, Prompt, Shared, plain};
+use crate::app::page::{Binding, DrawCtx, Notice, Page, Prompt, Shared, nav, plain};
 use crate::app::widgets::table::TableState;
 use crate::inventory::Inventory;
 use crate::inventory::delete::{Outcome, Planned, Step};
@@ -96,49 +96,49 @@ const TABLE: &[Binding<Action>] = &[
         help: "next image",
         hint: None,
         action: Action::Down,
-        matches: |k| plain(k, 'j') || k.code == KeyCode::Down,
+        matches: nav::down,
     },
     Binding {
         keys: "k / Up",
         help: "previous image",
         hint: None,
         action: Action::Up,
-        matches: |k| plain(k, 'k') || k.code == KeyCode::Up,
+        matches: nav::up,
     },
     Binding {
         keys: "g / Home",
         help: "first",
         hint: None,
         action: Action::Top,
-        matches: |k| plain(k, 'g') || k.code == KeyCode::Home,
+        matches: nav::top,
     },
     Binding {
         keys: "G / End",
         help: "last",
         hint: None,
         action: Action::Bottom,
-        matches: |k| plain(k, 'G') || k.code == KeyCode::End,
+        matches: nav::bottom,
     },
     Binding {
         keys: "PgUp / PgDn",
         help: "a page up / down",
         hint: None,
         action: Action::PageUp,
-        matches: |k| k.code == KeyCode::PageUp,
+        matches: nav::page_up,
     },
     Binding {
         keys: "",
         help: "",
         hint: None,
         action: Action::PageDown,
-        matches: |k| k.code == KeyCode::PageDown,
+        matches: nav::page_down,
     },
     Binding {
         keys: "Esc",
         help: "clear the filter",
         hint: None,
         action: Action::Back,
-        matches: |k| k.code == KeyCode::Esc,
+        matches: nav::esc,
     },
 ];
 
